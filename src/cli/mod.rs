@@ -1,0 +1,273 @@
+//! Headless subcommands. Each prints a short human summary, or with `--json` one JSON object
+//! per result, and returns an error (one line, exit code 1) on failure.
+
+mod stats;
+
+use crate::dedup::{self, verify::DEFAULT_MIN_SIMILARITY, Params, DEFAULT_RADIUS};
+use crate::demo::{self, DemoConfig};
+use crate::ingest::{self, Format, ImportReport};
+use crate::store::{Store, StoreSettings};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "thresh",
+    version,
+    about = "Find and fix what is wrong with a small image dataset, from the terminal"
+)]
+pub struct Cli {
+    /// Store directory.
+    #[arg(long, global = true, env = "THRESH_STORE", default_value = ".thresh")]
+    pub store: PathBuf,
+    /// Where training runs (used by training commands).
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// Print one JSON object per result instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Auto,
+    Wgpu,
+    Cpu,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Generate the Roman-numeral demo dataset, import it and find its duplicates.
+    Demo {
+        /// Where to write the demo images and truth.csv.
+        #[arg(long, default_value = "thresh-demo")]
+        out: PathBuf,
+        /// Number of files to write.
+        #[arg(long, default_value_t = 2000)]
+        n: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Do not open the review UI afterwards.
+        #[arg(long)]
+        no_tui: bool,
+    },
+    /// Import an image folder (class per folder), a CSV manifest (path,label) or IDX files.
+    Import {
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Auto)]
+        format: Format,
+        /// Side of the normalised square image (new stores only).
+        #[arg(long, default_value_t = 32)]
+        size: u32,
+        /// Keep colour (new stores only; default gray).
+        #[arg(long)]
+        rgb: bool,
+    },
+    /// Find exact and near duplicates and group them.
+    Dedup {
+        /// Hamming radius of the perceptual-hash stage.
+        #[arg(long, default_value_t = DEFAULT_RADIUS)]
+        distance: u32,
+        /// Minimum pixel similarity (0..1) for a perceptual candidate to count.
+        #[arg(long, default_value_t = DEFAULT_MIN_SIMILARITY)]
+        similarity: f32,
+    },
+    /// Write the duplicate groups of the last dedup as CSV (path,group,stage,distance,kept).
+    Dups {
+        #[arg(long)]
+        csv: PathBuf,
+    },
+    /// Counts by class, state, origin, and duplicate groups.
+    Stats,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let Some(command) = cli.command else {
+        println!(
+            "thresh: the review UI is not built yet. Try:\n  thresh demo --no-tui\n  thresh stats\n  thresh dups --csv dups.csv\n  thresh --help"
+        );
+        return Ok(());
+    };
+    match command {
+        Command::Demo {
+            out,
+            n,
+            seed,
+            no_tui,
+        } => cmd_demo(&cli.store, cli.json, DemoConfig { out, n, seed }, no_tui),
+        Command::Import {
+            path,
+            format,
+            size,
+            rgb,
+        } => {
+            let settings = StoreSettings {
+                size,
+                channels: if rgb { 3 } else { 1 },
+            };
+            let mut store = Store::open_or_create(&cli.store, &settings)?;
+            let report = import_with_bar(&mut store, &path, format)?;
+            print_import(&report, cli.json)
+        }
+        Command::Dedup {
+            distance,
+            similarity,
+        } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&similarity),
+                "--similarity {similarity} is outside 0..1"
+            );
+            anyhow::ensure!(
+                distance <= 32,
+                "--distance {distance} is too large (at most 32 of 64 bits)"
+            );
+            let store = Store::open(&cli.store)?;
+            let params = Params {
+                radius: distance,
+                min_similarity: similarity,
+            };
+            let report = dedup::dedup(&store, params)?;
+            print_dedup(&report, cli.json)
+        }
+        Command::Dups { csv } => {
+            let store = Store::open(&cli.store)?;
+            let rows = dedup::dup_rows(&store)?;
+            let mut w = csv::Writer::from_path(&csv)
+                .with_context(|| format!("cannot write {}", csv.display()))?;
+            for r in &rows {
+                w.serialize(r)?;
+            }
+            w.flush()
+                .with_context(|| format!("cannot write {}", csv.display()))?;
+            let groups = rows.iter().filter(|r| r.kept).count();
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"csv": csv.display().to_string(), "rows": rows.len(), "groups": groups})
+                );
+            } else {
+                println!(
+                    "wrote {} rows in {} groups to {}",
+                    rows.len(),
+                    groups,
+                    csv.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Stats => {
+            let store = Store::open(&cli.store)?;
+            let s = stats::collect(&store)?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                print!("{}", stats::render(&s));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn cmd_demo(store_dir: &Path, json: bool, cfg: DemoConfig, no_tui: bool) -> Result<()> {
+    let report = demo::generate(&cfg)?;
+    let mut store = Store::open_or_create(store_dir, &StoreSettings::default())?;
+    store.add_classes(demo::CLASSES)?;
+    let import = import_with_bar(&mut store, &cfg.out, Format::Folder)?;
+    let dedup = dedup::dedup(&store, Params::default())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"demo": report, "import": import, "dedup": dedup})
+        );
+    } else {
+        println!(
+            "demo: {} files in {} ({} wrong labels, {} exact + {} near duplicates, {} junk, {} corrupt); truth in {}",
+            report.files,
+            report.out,
+            report.wrong_labels,
+            report.exact_duplicates,
+            report.near_duplicates,
+            report.junk,
+            report.corrupt,
+            report.truth
+        );
+        print_import(&import, false)?;
+        print_dedup(&dedup, false)?;
+    }
+    if !no_tui && !json {
+        println!(
+            "The review UI is not built yet. Next steps:\n  thresh --store {} stats\n  thresh --store {} dups --csv dups.csv",
+            store_dir.display(),
+            store_dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn import_with_bar(store: &mut Store, path: &Path, format: Format) -> Result<ImportReport> {
+    // indicatif draws on stderr and hides itself when stderr is not a terminal.
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("import");
+    let report = ingest::import(store, path, format, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    report
+}
+
+fn print_import(r: &ImportReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
+    }
+    println!(
+        "import: {} scanned, {} new samples, {} extra sources, {} already imported, {} skipped, {} non-image files ignored",
+        r.scanned,
+        r.added,
+        r.new_sources,
+        r.unchanged,
+        r.skipped.len(),
+        r.ignored
+    );
+    if r.conflicts > 0 {
+        println!(
+            "  {} samples have sources that disagree on the label",
+            r.conflicts
+        );
+    }
+    for s in &r.skipped {
+        println!("  skipped {}: {}", s.path, s.reason);
+    }
+    Ok(())
+}
+
+fn print_dedup(r: &dedup::DedupReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
+    }
+    println!(
+        "dedup: {} samples, {} groups: {} identical files, {} identical pixels, {} near (radius {}, similarity >= {}); {} newly marked duplicate, {} released; {} groups with conflicting labels",
+        r.samples,
+        r.groups,
+        r.byte_duplicates,
+        r.pixel_duplicates,
+        r.perceptual_duplicates,
+        r.radius,
+        r.min_similarity,
+        r.marked,
+        r.released,
+        r.label_conflicts
+    );
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Multi-index hashing: every pair of 64-bit hashes within a Hamming radius, without
+//! comparing all pairs.
+//!
+//! The hash is cut into 4 bands of 16 bits. If two hashes differ in at most `r` bits, then
+//! by pigeonhole some band differs in at most `r / 4` bits. So each band gets a table
+//! (counting-sorted by band value), and a query looks up, in each band, the values within
+//! `r / 4` flips of its own; only those candidates get a full distance check.
+
+use rayon::prelude::*;
+
+const BANDS: usize = 4;
+const BAND_BITS: u32 = 16;
+
+struct BandTable {
+    /// `start[v]..start[v + 1]` indexes `items` for band value `v`.
+    start: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl BandTable {
+    fn build(hashes: &[u64], band: usize) -> Self {
+        let key = |h: u64| ((h >> (band as u32 * BAND_BITS)) & 0xffff) as usize;
+        let mut start = vec![0u32; (1 << BAND_BITS) + 1];
+        for &h in hashes {
+            start[key(h) + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut fill = start.clone();
+        let mut items = vec![0u32; hashes.len()];
+        for (i, &h) in hashes.iter().enumerate() {
+            let k = key(h);
+            items[fill[k] as usize] = i as u32;
+            fill[k] += 1;
+        }
+        BandTable { start, items }
+    }
+
+    fn bucket(&self, v: usize) -> &[u32] {
+        &self.items[self.start[v] as usize..self.start[v + 1] as usize]
+    }
+}
+
+/// All 16-bit values within `radius` flips of `v` (including `v`).
+fn neighbours(v: u16, radius: u32, out: &mut Vec<u16>) {
+    out.clear();
+    out.push(v);
+    let mut frontier = vec![(v, 0u32)];
+    for _ in 0..radius {
+        let mut next = Vec::new();
+        for &(x, lowest) in &frontier {
+            // Flip only bits above the last flipped one, so each set is produced once.
+            for bit in lowest..BAND_BITS {
+                let y = x ^ (1 << bit);
+                out.push(y);
+                next.push((y, bit + 1));
+            }
+        }
+        frontier = next;
+    }
+}
+
+/// Every pair `(i, j, distance)` with `i < j` and `hamming(h[i], h[j]) <= radius`.
+pub fn pairs_within(hashes: &[u64], radius: u32) -> Vec<(u32, u32, u32)> {
+    let tables: Vec<BandTable> = (0..BANDS).map(|b| BandTable::build(hashes, b)).collect();
+    let sub = radius / BANDS as u32;
+    let mut pairs: Vec<(u32, u32, u32)> = (0..hashes.len())
+        .into_par_iter()
+        .fold(
+            || (Vec::new(), Vec::new()),
+            |(mut found, mut keys), i| {
+                let h = hashes[i];
+                for (band, table) in tables.iter().enumerate() {
+                    let v = ((h >> (band as u32 * BAND_BITS)) & 0xffff) as u16;
+                    neighbours(v, sub, &mut keys);
+                    for &k in &keys {
+                        for &j in table.bucket(k as usize) {
+                            if j as usize <= i {
+                                continue;
+                            }
+                            let d = (h ^ hashes[j as usize]).count_ones();
+                            if d <= radius {
+                                found.push((i as u32, j, d));
+                            }
+                        }
+                    }
+                }
+                (found, keys)
+            },
+        )
+        .map(|(found, _)| found)
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
+    // A pair can be found through several bands.
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn brute(h: &[u64], r: u32) -> Vec<(u32, u32, u32)> {
+        let mut v = Vec::new();
+        for i in 0..h.len() {
+            for j in i + 1..h.len() {
+                let d = (h[i] ^ h[j]).count_ones();
+                if d <= r {
+                    v.push((i as u32, j as u32, d));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn matches_brute_force() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // Clusters of near hashes plus random ones.
+        let mut h: Vec<u64> = Vec::new();
+        for _ in 0..300 {
+            let base: u64 = rng.random();
+            h.push(base);
+            for _ in 0..rng.random_range(0..4) {
+                let mut x = base;
+                for _ in 0..rng.random_range(0..14) {
+                    x ^= 1 << rng.random_range(0..64);
+                }
+                h.push(x);
+            }
+        }
+        for r in [0, 3, 4, 7, 8, 12] {
+            assert_eq!(pairs_within(&h, r), brute(&h, r), "radius {r}");
+        }
+    }
+
+    #[test]
+    fn neighbour_count_is_binomial() {
+        let mut out = Vec::new();
+        neighbours(0xabcd, 2, &mut out);
+        assert_eq!(out.len(), 1 + 16 + 120);
+        out.sort();
+        out.dedup();
+        assert_eq!(out.len(), 137);
+    }
+}

@@ -1,0 +1,460 @@
+//! Duplicate detection in three stages, cheapest first:
+//! 1. identical file bytes — already one sample with several sources (the id is their blake3);
+//! 2. identical normalised pixels — the same image re-encoded or renamed;
+//! 3. perceptual hashes within a Hamming radius — re-encoded JPEG, small shifts, brightness,
+//!    resizes — found by multi-index hashing, never by comparing all pairs.
+//!
+//! Groups are the connected components (union-find). The kept sample of a group is its first
+//! certified member, else its first imported one; unreviewed members become `duplicate`.
+
+pub mod mih;
+pub mod phash;
+pub mod quality;
+pub mod verify;
+
+use crate::store::{DupLink, Id, Sample, Stage, State, Store};
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+/// Default Hamming radius for stage 3, chosen with `cargo bench --bench pipeline` on the demo
+/// truth (best F1 of the DCT hash; see README "Dedup").
+pub const DEFAULT_RADIUS: u32 = 2;
+
+/// Minimal union-find with path halving and union by size.
+pub struct UnionFind {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl UnionFind {
+    pub fn new(n: usize) -> Self {
+        UnionFind {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    pub fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = p;
+        }
+        x
+    }
+
+    pub fn union(&mut self, a: u32, b: u32) {
+        let (mut a, mut b) = (self.find(a), self.find(b));
+        if a == b {
+            return;
+        }
+        if self.size[a as usize] < self.size[b as usize] {
+            std::mem::swap(&mut a, &mut b);
+        }
+        self.parent[b as usize] = a;
+        self.size[a as usize] += self.size[b as usize];
+    }
+
+    /// Components with more than one member, each ascending, ordered by first member.
+    pub fn groups(&mut self) -> Vec<Vec<usize>> {
+        let n = self.parent.len();
+        let mut by_root: HashMap<u32, Vec<usize>> = HashMap::new();
+        for i in 0..n {
+            let root = self.find(i as u32);
+            by_root.entry(root).or_default().push(i);
+        }
+        let mut groups: Vec<Vec<usize>> = by_root.into_values().filter(|g| g.len() > 1).collect();
+        groups.sort_by_key(|g| g[0]);
+        groups
+    }
+}
+
+/// How strict stage 3 is.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Params {
+    /// Hamming radius of the perceptual-hash candidate search.
+    pub radius: u32,
+    /// Minimum pixel similarity (`verify::similarity`) for a candidate to count.
+    pub min_similarity: f32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            radius: DEFAULT_RADIUS,
+            min_similarity: verify::DEFAULT_MIN_SIMILARITY,
+        }
+    }
+}
+
+/// Candidate pairs (indices into the inputs, `i < j`).
+pub struct Candidates {
+    /// Stage 2: identical normalised pixels; certain.
+    pub same_pixels: Vec<(usize, usize)>,
+    /// Stage 3: perceptual hashes within the radius; to be verified on pixels.
+    pub near: Vec<(usize, usize, u32)>,
+}
+
+pub fn candidates(pixel_hash: &[Id], phash: &[u64], radius: u32) -> Candidates {
+    let mut first: HashMap<Id, usize> = HashMap::with_capacity(pixel_hash.len());
+    let mut reps: Vec<usize> = Vec::new();
+    let mut same_pixels = Vec::new();
+    for (i, h) in pixel_hash.iter().enumerate() {
+        match first.get(h) {
+            Some(&f) => same_pixels.push((f, i)),
+            None => {
+                first.insert(*h, i);
+                reps.push(i);
+            }
+        }
+    }
+    // One representative per pixel class: its copies follow it through union-find.
+    let rep_hashes: Vec<u64> = reps.iter().map(|&i| phash[i]).collect();
+    let near = mih::pairs_within(&rep_hashes, radius)
+        .into_iter()
+        .map(|(a, b, d)| (reps[a as usize], reps[b as usize], d))
+        .collect();
+    Candidates { same_pixels, near }
+}
+
+/// Connected components of `pairs` over `n` items with more than one member, each in
+/// ascending order, ordered by first member.
+pub fn components(n: usize, pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<Vec<usize>> {
+    let mut uf = UnionFind::new(n);
+    for (a, b) in pairs {
+        uf.union(a as u32, b as u32);
+    }
+    uf.groups()
+}
+
+/// Duplicate groups from hashes and gray pixels (`gray(i)` is only asked for candidates).
+pub fn group_indices(
+    pixel_hash: &[Id],
+    phash: &[u64],
+    params: Params,
+    gray: &(dyn Fn(usize) -> Vec<u8> + Sync),
+    side: usize,
+) -> Vec<Vec<usize>> {
+    let c = candidates(pixel_hash, phash, params.radius);
+    let images = fetch(&c.near, &|i| Ok(gray(i))).expect("infallible");
+    link(pixel_hash.len(), c, params.min_similarity, &images, side)
+}
+
+/// The gray pixels of every sample named by a candidate pair.
+fn fetch(
+    near: &[(usize, usize, u32)],
+    gray: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
+) -> Result<HashMap<usize, Vec<u8>>> {
+    let mut needed: Vec<usize> = near.iter().flat_map(|&(a, b, _)| [a, b]).collect();
+    needed.sort_unstable();
+    needed.dedup();
+    needed.par_iter().map(|&i| Ok((i, gray(i)?))).collect()
+}
+
+/// Union the identical-pixel pairs, then the candidate pairs whose pixels are similar enough.
+///
+/// Candidates are taken closest first, a chunk at a time, and a pair whose two samples are
+/// already in one group is not verified again: a cluster of k copies costs about k
+/// verifications instead of k²/2.
+fn link(
+    n: usize,
+    c: Candidates,
+    min_similarity: f32,
+    images: &HashMap<usize, Vec<u8>>,
+    side: usize,
+) -> Vec<Vec<usize>> {
+    let mut uf = UnionFind::new(n);
+    for (a, b) in c.same_pixels {
+        uf.union(a as u32, b as u32);
+    }
+    let mut near = c.near;
+    near.sort_unstable_by_key(|&(a, b, d)| (d, a, b));
+    for chunk in near.chunks(4096) {
+        let todo: Vec<(usize, usize)> = chunk
+            .iter()
+            .filter(|&&(a, b, _)| uf.find(a as u32) != uf.find(b as u32))
+            .map(|&(a, b, _)| (a, b))
+            .collect();
+        let verified: Vec<(usize, usize)> = todo
+            .into_par_iter()
+            .filter(|&(a, b)| verify::similarity(&images[&a], &images[&b], side) >= min_similarity)
+            .collect();
+        for (a, b) in verified {
+            uf.union(a as u32, b as u32);
+        }
+    }
+    uf.groups()
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DedupReport {
+    pub samples: usize,
+    pub radius: u32,
+    pub min_similarity: f32,
+    /// Groups with more than one sample or more than one source.
+    pub groups: usize,
+    /// Extra sources with identical bytes (stage 1).
+    pub byte_duplicates: usize,
+    /// Non-kept samples with identical normalised pixels (stage 2).
+    pub pixel_duplicates: usize,
+    /// Non-kept samples tied by the perceptual stage (stage 3).
+    pub perceptual_duplicates: usize,
+    /// Samples newly moved to the `duplicate` state.
+    pub marked: usize,
+    /// Samples a previous run had marked that are no longer duplicates (back to unreviewed).
+    pub released: usize,
+    /// Groups whose members or sources disagree on the label.
+    pub label_conflicts: usize,
+}
+
+/// Luma of RGB pixels; gray pixels unchanged.
+pub fn to_gray(px: &[u8], channels: u8) -> Vec<u8> {
+    if channels == 3 {
+        px.chunks_exact(3)
+            .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8)
+            .collect()
+    } else {
+        px.to_vec()
+    }
+}
+
+/// Stage and distance of `member` relative to `kept`.
+pub fn relation(kept: &Sample, member: &Sample) -> (Stage, u32) {
+    if member.id == kept.id {
+        (Stage::Bytes, 0)
+    } else if member.pixel_hash == kept.pixel_hash {
+        (Stage::Pixels, 0)
+    } else {
+        (Stage::Perceptual, phash::hamming(kept.phash, member.phash))
+    }
+}
+
+/// Find duplicate groups among all samples and write them to the store.
+pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
+    let all = store.samples_by_seq()?;
+    let pixel: Vec<Id> = all.iter().map(|s| s.pixel_hash).collect();
+    let ph: Vec<u64> = all.iter().map(|s| s.phash).collect();
+    let (side, channels) = (store.meta().size as usize, store.meta().channels);
+    let c = candidates(&pixel, &ph, params.radius);
+    // Load the pixels of the stage-3 candidates only.
+    let images = fetch(&c.near, &|i| {
+        let px = store
+            .pixels(&all[i].id)?
+            .with_context(|| format!("pixels of sample {} are missing", all[i].id.short()))?;
+        Ok(to_gray(&px, channels))
+    })?;
+    let mut groups = link(all.len(), c, params.min_similarity, &images, side);
+    // A lone sample with several sources is a (stage 1) group of its own.
+    let mut in_group = vec![false; all.len()];
+    for g in &groups {
+        for &i in g {
+            in_group[i] = true;
+        }
+    }
+    for (i, s) in all.iter().enumerate() {
+        if !in_group[i] && s.sources.len() > 1 {
+            groups.push(vec![i]);
+        }
+    }
+    groups.sort_by_key(|g| g[0]);
+
+    let mut report = DedupReport {
+        samples: all.len(),
+        radius: params.radius,
+        min_similarity: params.min_similarity,
+        groups: groups.len(),
+        ..Default::default()
+    };
+    let mut next: Vec<Sample> = all.clone();
+    for s in next.iter_mut() {
+        s.group = None;
+        s.dup = None;
+        s.conflict = s.sources_disagree();
+        report.byte_duplicates += s.sources.len().saturating_sub(1);
+    }
+    for (gid, members) in groups.iter().enumerate() {
+        let gid = gid as u64 + 1;
+        let kept = members
+            .iter()
+            .copied()
+            .find(|&i| all[i].state.is_certified())
+            .unwrap_or(members[0]);
+        let mut labels: BTreeSet<Option<&str>> = BTreeSet::new();
+        for &i in members {
+            labels.insert(all[i].label.as_deref());
+            for src in &all[i].sources {
+                labels.insert(src.given.as_deref());
+            }
+        }
+        let conflict = labels.len() > 1;
+        if conflict {
+            report.label_conflicts += 1;
+        }
+        for &i in members {
+            let s = &mut next[i];
+            s.group = Some(gid);
+            s.conflict |= conflict;
+            if i == kept {
+                continue;
+            }
+            let (stage, distance) = relation(&all[kept], &all[i]);
+            match stage {
+                Stage::Pixels => report.pixel_duplicates += 1,
+                _ => report.perceptual_duplicates += 1,
+            }
+            s.dup = Some(DupLink {
+                of: all[kept].id,
+                stage,
+                distance,
+            });
+        }
+    }
+    for (before, after) in all.iter().zip(next.iter_mut()) {
+        let is_dup = after.dup.is_some();
+        if is_dup && after.state == State::Unreviewed {
+            after.state = State::Duplicate;
+            report.marked += 1;
+        } else if !is_dup && after.state == State::Duplicate && before.dup.is_some() {
+            after.state = State::Unreviewed;
+            report.released += 1;
+        }
+        if after != before {
+            if after.state != before.state {
+                store.append_log(
+                    Some(after.id),
+                    "dedup",
+                    Some(serde_json::json!({"state": before.state, "dup": before.dup})),
+                    Some(serde_json::json!({"state": after.state, "dup": after.dup})),
+                    None,
+                )?;
+            }
+            store.put_sample(after)?;
+        }
+    }
+    store.append_log(
+        None,
+        "dedup",
+        None,
+        Some(serde_json::to_value(&report)?),
+        None,
+    )?;
+    store.flush()?;
+    Ok(report)
+}
+
+/// One row of `dups --csv`: one per source path of every sample in a duplicate group.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DupRow {
+    pub path: String,
+    pub group: u64,
+    /// `kept` for the kept path, else the stage that ties it to the kept sample.
+    pub stage: String,
+    pub distance: u32,
+    pub kept: bool,
+}
+
+/// The duplicate groups as the last `dedup` left them, kept path first in each group.
+pub fn dup_rows(store: &Store) -> Result<Vec<DupRow>> {
+    let mut by_group: HashMap<u64, Vec<Sample>> = HashMap::new();
+    for s in store.samples() {
+        let s = s?;
+        if let Some(g) = s.group {
+            by_group.entry(g).or_default().push(s);
+        }
+    }
+    let mut gids: Vec<u64> = by_group.keys().copied().collect();
+    gids.sort_unstable();
+    let mut rows = Vec::new();
+    for gid in gids {
+        let mut members = by_group.remove(&gid).unwrap_or_default();
+        members.sort_by_key(|s| s.seq);
+        // The kept sample is the one the others point to (a group of one has none).
+        let kept_id = members
+            .iter()
+            .find_map(|s| s.dup.map(|d| d.of))
+            .unwrap_or(members[0].id);
+        let kept_at = members.iter().position(|s| s.id == kept_id).unwrap_or(0);
+        let kept = members.remove(kept_at);
+        for (k, src) in kept.sources.iter().enumerate() {
+            rows.push(DupRow {
+                path: src.path.clone(),
+                group: gid,
+                stage: if k == 0 {
+                    "kept".into()
+                } else {
+                    Stage::Bytes.name().into()
+                },
+                distance: 0,
+                kept: k == 0,
+            });
+        }
+        for m in &members {
+            let (stage, distance) = relation(&kept, m);
+            for src in &m.sources {
+                rows.push(DupRow {
+                    path: src.path.clone(),
+                    group: gid,
+                    stage: stage.name().into(),
+                    distance,
+                    kept: false,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_radius_and_no_candidates_groups_only_identical_pixels() {
+        let a = Id([1; 32]);
+        let b = Id([2; 32]);
+        let pixel = vec![a, b, a, b, Id([3; 32])];
+        let ph = vec![0b1000, 0b1001, 0b1000, 0b1001, 0b0110];
+        let params = Params {
+            radius: 0,
+            min_similarity: 0.0,
+        };
+        let flat = |_| vec![0u8; 16];
+        assert_eq!(
+            group_indices(&pixel, &ph, params, &flat, 4),
+            vec![vec![0, 2], vec![1, 3]]
+        );
+    }
+
+    #[test]
+    fn near_candidates_need_verification() {
+        let pixel: Vec<Id> = (0..3).map(|i| Id([i; 32])).collect();
+        let ph = vec![0u64, 0b111, u64::MAX];
+        let same = |_| (0..64).map(|v| (v * 37 % 251) as u8).collect::<Vec<u8>>();
+        let p = Params {
+            radius: 3,
+            min_similarity: 0.9,
+        };
+        assert_eq!(group_indices(&pixel, &ph, p, &same, 8), vec![vec![0, 1]]);
+        let p2 = Params { radius: 2, ..p };
+        assert!(group_indices(&pixel, &ph, p2, &same, 8).is_empty());
+        // Within the radius but different pixels: not a duplicate.
+        let differ = |i: usize| {
+            (0..64u64)
+                .map(|v| ((v + 1) * (i as u64 + 3)).wrapping_mul(0x9E37_79B9_7F4A_7C15) as u8)
+                .collect::<Vec<u8>>()
+        };
+        assert!(group_indices(&pixel, &ph, p, &differ, 8).is_empty());
+    }
+
+    #[test]
+    fn union_find_components() {
+        let mut uf = UnionFind::new(6);
+        uf.union(0, 1);
+        uf.union(2, 3);
+        uf.union(1, 3);
+        assert_eq!(uf.find(0), uf.find(2));
+        assert_ne!(uf.find(4), uf.find(0));
+    }
+}

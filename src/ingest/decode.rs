@@ -1,0 +1,252 @@
+//! Decode one image file and normalise it to the store's square size.
+//!
+//! Normalising letterbox-pads to a square with the mean border colour and then resizes: a
+//! crop could cut a stroke off a numeral, padding never loses content.
+
+use crate::dedup::phash;
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, ImageBuffer, ImageFormat, ImageReader, Pixel};
+use serde::Serialize;
+use std::io::Cursor;
+
+/// Files larger than this are refused before decoding.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Images wider or taller than this are refused from their header, before any pixel is decoded.
+pub const MAX_SIDE: u32 = 8192;
+
+/// Why a file was skipped.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipKind {
+    Unreadable,
+    Empty,
+    NotImage,
+    UnsupportedFormat,
+    TooLarge,
+    Corrupt,
+    BadRecord,
+}
+
+impl SkipKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipKind::Unreadable => "unreadable",
+            SkipKind::Empty => "empty",
+            SkipKind::NotImage => "not-image",
+            SkipKind::UnsupportedFormat => "unsupported-format",
+            SkipKind::TooLarge => "too-large",
+            SkipKind::Corrupt => "corrupt",
+            SkipKind::BadRecord => "bad-record",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    pub kind: SkipKind,
+    pub reason: String,
+}
+
+impl DecodeError {
+    fn new(kind: SkipKind, reason: impl Into<String>) -> Self {
+        DecodeError {
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A decoded, normalised image.
+#[derive(Clone, Debug)]
+pub struct Normalised {
+    /// Row-major, `size * size * channels` bytes.
+    pub pixels: Vec<u8>,
+    /// Size of the decoded image before normalisation.
+    pub width: u32,
+    pub height: u32,
+    pub pixel_hash: crate::store::Id,
+    pub phash: u64,
+}
+
+/// Decode file bytes (PNG, JPEG, BMP or GIF, recognised by their signature, not their name).
+pub fn decode_file(bytes: &[u8], size: u32, channels: u8) -> Result<Normalised, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::new(SkipKind::Empty, "empty file (0 bytes)"));
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(DecodeError::new(
+            SkipKind::TooLarge,
+            format!(
+                "file too large: {} bytes (limit {} bytes)",
+                bytes.len(),
+                MAX_FILE_BYTES
+            ),
+        ));
+    }
+    let format = image::guess_format(bytes).map_err(|_| {
+        DecodeError::new(
+            SkipKind::NotImage,
+            "not an image: unrecognised file signature",
+        )
+    })?;
+    if !matches!(
+        format,
+        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp | ImageFormat::Gif
+    ) {
+        return Err(DecodeError::new(
+            SkipKind::UnsupportedFormat,
+            format!("unsupported image format {format:?} (thresh reads PNG, JPEG, BMP, GIF)"),
+        ));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| DecodeError::new(SkipKind::Corrupt, format!("corrupt image: {e}")))?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(DecodeError::new(
+            SkipKind::TooLarge,
+            format!("image too large: {w}x{h} pixels (limit {MAX_SIDE}x{MAX_SIDE})"),
+        ));
+    }
+    if w == 0 || h == 0 {
+        return Err(DecodeError::new(
+            SkipKind::Corrupt,
+            format!("corrupt image: {w}x{h} pixels"),
+        ));
+    }
+    let img = DynamicImage::from_decoder(decoder)
+        .map_err(|e| DecodeError::new(SkipKind::Corrupt, format!("corrupt image: {e}")))?;
+    Ok(normalise(&img, size, channels))
+}
+
+/// Normalise raw 8-bit gray pixels (IDX records).
+pub fn from_gray(raw: &[u8], w: u32, h: u32, size: u32, channels: u8) -> Option<Normalised> {
+    let buf = ImageBuffer::<image::Luma<u8>, Vec<u8>>::from_raw(w, h, raw.to_vec())?;
+    Some(normalise(&DynamicImage::ImageLuma8(buf), size, channels))
+}
+
+/// Letterbox-pad to a square, resize to `size`, convert to `channels` (1 or 3).
+pub fn normalise(img: &DynamicImage, size: u32, channels: u8) -> Normalised {
+    let (width, height) = (img.width(), img.height());
+    let pixels = if channels == 3 {
+        fit(img.to_rgb8(), size).into_raw()
+    } else {
+        fit(img.to_luma8(), size).into_raw()
+    };
+    let gray = if channels == 3 {
+        pixels
+            .chunks_exact(3)
+            .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8)
+            .collect::<Vec<_>>()
+    } else {
+        pixels.clone()
+    };
+    Normalised {
+        pixel_hash: crate::store::Id::of_bytes(&pixels),
+        phash: phash::hash(phash::DEFAULT_KIND, &gray, size as usize),
+        pixels,
+        width,
+        height,
+    }
+}
+
+fn fit<P>(img: ImageBuffer<P, Vec<u8>>, size: u32) -> ImageBuffer<P, Vec<u8>>
+where
+    P: Pixel<Subpixel = u8> + 'static,
+{
+    let (w, h) = img.dimensions();
+    if w == size && h == size {
+        return img;
+    }
+    let square = if w == h {
+        img
+    } else {
+        let side = w.max(h);
+        let mut canvas = ImageBuffer::from_pixel(side, side, border_mean(&img));
+        imageops::overlay(
+            &mut canvas,
+            &img,
+            ((side - w) / 2) as i64,
+            ((side - h) / 2) as i64,
+        );
+        canvas
+    };
+    imageops::resize(&square, size, size, FilterType::Triangle)
+}
+
+/// Mean colour of the outermost pixels: the background to pad with.
+fn border_mean<P>(img: &ImageBuffer<P, Vec<u8>>) -> P
+where
+    P: Pixel<Subpixel = u8>,
+{
+    let (w, h) = img.dimensions();
+    let n = P::CHANNEL_COUNT as usize;
+    let mut sum = vec![0u64; n];
+    let mut count = 0u64;
+    for (x, y, p) in img.enumerate_pixels() {
+        if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
+            for (s, c) in sum.iter_mut().zip(p.channels()) {
+                *s += *c as u64;
+            }
+            count += 1;
+        }
+    }
+    let mean: Vec<u8> = sum.iter().map(|s| (s / count.max(1)) as u8).collect();
+    *P::from_slice(&mean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, f: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+        let img = ImageBuffer::from_fn(w, h, |x, y| image::Luma([f(x, y)]));
+        let mut out = Vec::new();
+        DynamicImage::ImageLuma8(img)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn same_size_gray_is_kept_exactly() {
+        let bytes = png(32, 32, |x, y| (x * 8 + y) as u8);
+        let n = decode_file(&bytes, 32, 1).unwrap();
+        assert_eq!(n.pixels.len(), 1024);
+        assert_eq!(n.pixels[33], 9);
+        assert_eq!((n.width, n.height), (32, 32));
+    }
+
+    #[test]
+    fn wide_image_is_padded_not_cropped() {
+        // A 64x16 white image with a black pixel column at each end: both survive.
+        let bytes = png(64, 16, |x, _| if (4..60).contains(&x) { 255 } else { 0 });
+        let n = decode_file(&bytes, 32, 1).unwrap();
+        let row = &n.pixels[16 * 32..17 * 32];
+        assert!(row[0] < 128 && row[31] < 128, "ends lost: {row:?}");
+        // Padding rows above and below take the border colour (mostly white).
+        assert!(n.pixels[0] > 128);
+    }
+
+    #[test]
+    fn rgb_store_keeps_three_channels() {
+        let bytes = png(16, 16, |_, _| 100);
+        let n = decode_file(&bytes, 32, 3).unwrap();
+        assert_eq!(n.pixels.len(), 32 * 32 * 3);
+        assert!(n.pixels.iter().all(|&p| p == 100));
+    }
+
+    #[test]
+    fn bad_inputs_are_classified() {
+        assert_eq!(decode_file(&[], 32, 1).unwrap_err().kind, SkipKind::Empty);
+        assert_eq!(
+            decode_file(b"hello, world", 32, 1).unwrap_err().kind,
+            SkipKind::NotImage
+        );
+        let good = png(32, 32, |x, _| x as u8);
+        let cut = &good[..good.len() / 2];
+        assert_eq!(decode_file(cut, 32, 1).unwrap_err().kind, SkipKind::Corrupt);
+    }
+}

@@ -1,0 +1,232 @@
+//! Import an image folder, CSV manifest or IDX pair into the store.
+//!
+//! Files are read, hashed and decoded on rayon in chunks; each chunk is then written in one
+//! sled batch per tree. A file that cannot be used is reported with its path and reason and
+//! skipped: the import goes on, and nothing already stored is touched except to add sources.
+
+pub mod decode;
+pub mod sources;
+
+pub use decode::{DecodeError, SkipKind};
+pub use sources::Format;
+
+use crate::store::{Id, Sample, Source, Store};
+use anyhow::Result;
+use rayon::prelude::*;
+use serde::Serialize;
+use sources::Item;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// Items decoded per chunk: bounds memory and sets how often progress is reported.
+const CHUNK: usize = 2048;
+
+/// A file that was skipped, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub kind: SkipKind,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Items looked at (files, manifest rows, IDX records).
+    pub scanned: usize,
+    /// New samples stored.
+    pub added: usize,
+    /// New paths whose bytes were already stored: added as extra sources of that sample.
+    pub new_sources: usize,
+    /// Paths already imported with the same bytes: nothing to do.
+    pub unchanged: usize,
+    /// Files in the tree that are not images by name (not read).
+    pub ignored: usize,
+    /// Samples whose sources now disagree on the label.
+    pub conflicts: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+enum Outcome {
+    New {
+        source: Source,
+        id: Id,
+        image: decode::Normalised,
+    },
+    Known {
+        source: Source,
+        id: Id,
+    },
+    Skip(Skipped),
+}
+
+/// Import everything at `root`. `progress(done, total)` is called after each chunk.
+pub fn import(
+    store: &mut Store,
+    root: &Path,
+    format: Format,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<ImportReport> {
+    let (items, ignored) = sources::collect(root, format)?;
+    import_items(store, items, ignored, progress)
+}
+
+pub fn import_items(
+    store: &mut Store,
+    items: Vec<Item>,
+    ignored: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<ImportReport> {
+    let mut report = ImportReport {
+        scanned: items.len(),
+        ignored,
+        ..Default::default()
+    };
+    let labels: BTreeSet<&str> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::File { given, .. } | Item::Raw { given, .. } => given.as_deref(),
+            Item::Missing { .. } => None,
+        })
+        .collect();
+    store.add_classes(labels.iter().copied())?;
+
+    let (size, channels) = (store.meta().size, store.meta().channels);
+    let total = items.len() as u64;
+    let mut done = 0u64;
+    for chunk in items.chunks(CHUNK) {
+        let outcomes: Vec<Outcome> = chunk
+            .par_iter()
+            .map(|item| examine(store, item, size, channels))
+            .collect::<Result<_>>()?;
+        apply(store, outcomes, &mut report)?;
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    store.append_log(
+        None,
+        "import",
+        None,
+        Some(serde_json::json!({
+            "scanned": report.scanned,
+            "added": report.added,
+            "new_sources": report.new_sources,
+            "skipped": report.skipped.len(),
+        })),
+        None,
+    )?;
+    store.flush()?;
+    Ok(report)
+}
+
+/// Read, hash and (when the bytes are new to the store) decode one item. Runs on rayon.
+fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcome> {
+    let skip =
+        |path: String, kind, reason: String| Ok(Outcome::Skip(Skipped { path, kind, reason }));
+    match item {
+        Item::Missing { path, reason } => skip(path.clone(), SkipKind::Unreadable, reason.clone()),
+        Item::File { path, given } => {
+            let display = path.display().to_string();
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => return skip(display, SkipKind::Unreadable, format!("cannot read: {e}")),
+            };
+            let id = Id::of_bytes(&bytes);
+            let source = Source {
+                path: display.clone(),
+                given: given.clone(),
+            };
+            if store.contains(&id)? {
+                return Ok(Outcome::Known { source, id });
+            }
+            match decode::decode_file(&bytes, size, channels) {
+                Ok(image) => Ok(Outcome::New { source, id, image }),
+                Err(e) => skip(display, e.kind, e.reason),
+            }
+        }
+        Item::Raw {
+            path,
+            given,
+            width,
+            height,
+            pixels,
+        } => {
+            let id = Id::of_bytes(pixels);
+            let source = Source {
+                path: path.clone(),
+                given: given.clone(),
+            };
+            if store.contains(&id)? {
+                return Ok(Outcome::Known { source, id });
+            }
+            match decode::from_gray(pixels, *width, *height, size, channels) {
+                Some(image) => Ok(Outcome::New { source, id, image }),
+                None => skip(
+                    path.clone(),
+                    SkipKind::BadRecord,
+                    "record has the wrong number of pixels".into(),
+                ),
+            }
+        }
+    }
+}
+
+/// Write one chunk's outcomes: new samples in a batch, extra sources onto existing samples.
+fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Result<()> {
+    let mut fresh: Vec<(Sample, Vec<u8>)> = Vec::new();
+    let mut fresh_index: HashMap<Id, usize> = HashMap::new();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Skip(s) => report.skipped.push(s),
+            Outcome::New { source, id, image } => {
+                if let Some(&i) = fresh_index.get(&id) {
+                    add_source(&mut fresh[i].0, source, report);
+                    continue;
+                }
+                let sample = Sample::imported(
+                    id,
+                    store.next_seq()?,
+                    source,
+                    image.pixel_hash,
+                    image.phash,
+                    (image.width, image.height),
+                );
+                fresh_index.insert(id, fresh.len());
+                fresh.push((sample, image.pixels));
+                report.added += 1;
+            }
+            Outcome::Known { source, id } => {
+                if let Some(&i) = fresh_index.get(&id) {
+                    add_source(&mut fresh[i].0, source, report);
+                    continue;
+                }
+                let Some(mut sample) = store.sample(&id)? else {
+                    anyhow::bail!("sample {} vanished during import", id.short());
+                };
+                if add_source(&mut sample, source.clone(), report) {
+                    store.put_sample(&sample)?;
+                    store.put_path(&source.path, &id)?;
+                }
+            }
+        }
+    }
+    store.insert_samples(&fresh)?;
+    Ok(())
+}
+
+/// Add `source` to `sample` unless its path is already there. Returns whether it changed.
+fn add_source(sample: &mut Sample, source: Source, report: &mut ImportReport) -> bool {
+    if sample.sources.iter().any(|s| s.path == source.path) {
+        report.unchanged += 1;
+        return false;
+    }
+    let was = sample.conflict;
+    sample.sources.push(source);
+    report.new_sources += 1;
+    if sample.sources_disagree() {
+        sample.conflict = true;
+        if !was {
+            report.conflicts += 1;
+        }
+    }
+    true
+}

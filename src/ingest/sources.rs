@@ -1,0 +1,338 @@
+//! Find what to import: the files of a class-per-folder tree, the rows of a CSV manifest,
+//! or the records of an IDX pair. Every item carries the path it will be known by.
+
+use anyhow::{bail, Context, Result};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Auto,
+    Folder,
+    Csv,
+    Idx,
+}
+
+/// One thing to import.
+pub enum Item {
+    /// An image file; `path` is absolute and canonical, which makes re-imports idempotent.
+    File {
+        path: PathBuf,
+        given: Option<String>,
+    },
+    /// An IDX record, already raw 8-bit gray pixels.
+    Raw {
+        path: String,
+        given: Option<String>,
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+    },
+    /// A row that names a file that cannot be used, reported without reading anything.
+    Missing { path: String, reason: String },
+}
+
+impl Item {
+    pub fn display_path(&self) -> String {
+        match self {
+            Item::File { path, .. } => path.display().to_string(),
+            Item::Raw { path, .. } | Item::Missing { path, .. } => path.clone(),
+        }
+    }
+}
+
+/// The items at `root`, and how many files were passed over because they are not images.
+pub fn collect(root: &Path, format: Format) -> Result<(Vec<Item>, usize)> {
+    let meta = fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
+    let format = match format {
+        Format::Auto => detect(root, meta.is_dir())?,
+        f => f,
+    };
+    match format {
+        Format::Folder => {
+            if !meta.is_dir() {
+                bail!(
+                    "{} is not a directory (a class-per-folder tree)",
+                    root.display()
+                );
+            }
+            folder(root)
+        }
+        Format::Csv => Ok((manifest(root)?, 0)),
+        Format::Idx => Ok((idx(root)?, 0)),
+        Format::Auto => unreachable!("auto resolved above"),
+    }
+}
+
+fn detect(root: &Path, is_dir: bool) -> Result<Format> {
+    if !is_dir {
+        let name = file_name(root).to_ascii_lowercase();
+        if name.ends_with(".csv") {
+            return Ok(Format::Csv);
+        }
+        if name.contains("idx") {
+            return Ok(Format::Idx);
+        }
+        bail!(
+            "cannot tell the format of {}: pass a folder, a .csv manifest or an IDX file, or --format",
+            root.display()
+        );
+    }
+    let has_idx = fs::read_dir(root)?
+        .filter_map(|e| e.ok())
+        .any(|e| is_idx_images(&e.file_name().to_string_lossy()));
+    Ok(if has_idx { Format::Idx } else { Format::Folder })
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn is_image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".png", ".jpg", ".jpeg", ".bmp", ".gif"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
+/// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif}`; images directly under `root` are unlabelled.
+fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", root.display()))?;
+    let mut items = Vec::new();
+    let mut ignored = 0;
+    let mut stack = vec![(root.clone(), None::<String>)];
+    while let Some((dir, label)) = stack.pop() {
+        let mut entries: Vec<_> = fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("cannot list {}", dir.display()))?;
+        entries.sort_by_key(|e| e.file_name());
+        // Push directories in reverse so they are visited in name order.
+        for entry in entries.iter().rev() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                stack.push((entry.path(), label.clone().or(Some(name))));
+            }
+        }
+        for entry in &entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || entry.file_type()?.is_dir() {
+                continue;
+            }
+            if is_image_name(&name) {
+                items.push(Item::File {
+                    path: entry.path(),
+                    given: label.clone(),
+                });
+            } else {
+                ignored += 1;
+            }
+        }
+    }
+    Ok((items, ignored))
+}
+
+/// A CSV with a `path` column and an optional `label` column; paths are relative to the CSV.
+fn manifest(csv_path: &Path) -> Result<Vec<Item>> {
+    let base = csv_path
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", csv_path.display()))?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(csv_path)
+        .with_context(|| format!("cannot read manifest {}", csv_path.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("manifest {} has no header row", csv_path.display()))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let path_col = col("path").with_context(|| {
+        format!(
+            "manifest {} has no `path` column (header: {})",
+            csv_path.display(),
+            headers.iter().collect::<Vec<_>>().join(",")
+        )
+    })?;
+    let label_col = col("label");
+    let mut items = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let record =
+            record.with_context(|| format!("manifest {} row {}", csv_path.display(), row + 2))?;
+        let rel = record.get(path_col).unwrap_or("");
+        let given = label_col
+            .and_then(|c| record.get(c))
+            .filter(|l| !l.is_empty())
+            .map(str::to_string);
+        if rel.is_empty() {
+            items.push(Item::Missing {
+                path: format!("{}:{}", csv_path.display(), row + 2),
+                reason: "empty path in manifest".into(),
+            });
+            continue;
+        }
+        let full = base.join(rel);
+        match full.canonicalize() {
+            Ok(path) => items.push(Item::File { path, given }),
+            Err(e) => items.push(Item::Missing {
+                path: full.display().to_string(),
+                reason: format!("cannot open: {e}"),
+            }),
+        }
+    }
+    Ok(items)
+}
+
+fn is_idx_images(name: &str) -> bool {
+    name.contains("idx3")
+}
+
+/// An IDX images file (or a folder of them) with the matching labels file beside it.
+fn idx(root: &Path) -> Result<Vec<Item>> {
+    let files: Vec<PathBuf> = if root.is_dir() {
+        let mut v: Vec<PathBuf> = fs::read_dir(root)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| is_idx_images(&file_name(p)))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            bail!("no IDX images file (*idx3*) in {}", root.display());
+        }
+        v
+    } else {
+        vec![root.to_path_buf()]
+    };
+    let mut items = Vec::new();
+    for images_path in files {
+        let images_path = images_path
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", images_path.display()))?;
+        let images = read_maybe_gz(&images_path)?;
+        let (n, rows, cols, data) = parse_idx_images(&images)
+            .with_context(|| format!("IDX images file {}", images_path.display()))?;
+        let labels = match labels_path_for(&images_path) {
+            Some(lp) => {
+                let raw = read_maybe_gz(&lp)?;
+                let labels = parse_idx_labels(&raw)
+                    .with_context(|| format!("IDX labels file {}", lp.display()))?;
+                if labels.len() != n {
+                    bail!(
+                        "IDX labels file {} has {} labels for {} images in {}",
+                        lp.display(),
+                        labels.len(),
+                        n,
+                        images_path.display()
+                    );
+                }
+                Some(labels)
+            }
+            None => None,
+        };
+        let per = rows * cols;
+        for i in 0..n {
+            items.push(Item::Raw {
+                path: format!("{}#{}", images_path.display(), i),
+                given: labels.as_ref().map(|l| l[i].to_string()),
+                width: cols as u32,
+                height: rows as u32,
+                pixels: data[i * per..(i + 1) * per].to_vec(),
+            });
+        }
+    }
+    Ok(items)
+}
+
+/// `train-images-idx3-ubyte[.gz]` -> `train-labels-idx1-ubyte[.gz]`, if that file exists.
+fn labels_path_for(images: &Path) -> Option<PathBuf> {
+    let name = file_name(images);
+    let candidate = name.replace("images", "labels").replace("idx3", "idx1");
+    let dir = images.parent()?;
+    [
+        candidate.clone(),
+        candidate.trim_end_matches(".gz").to_string(),
+        format!("{candidate}.gz"),
+    ]
+    .into_iter()
+    .map(|c| dir.join(c))
+    .find(|p| p.exists() && p != images)
+}
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .with_context(|| format!("{} is not a valid gzip file", path.display()))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+fn be_u32(b: &[u8], at: usize) -> Result<usize> {
+    let s = b
+        .get(at..at + 4)
+        .context("file is shorter than its header")?;
+    Ok(u32::from_be_bytes(s.try_into().expect("4 bytes")) as usize)
+}
+
+/// (count, rows, cols, pixel bytes) of an IDX3 unsigned-byte file.
+pub fn parse_idx_images(b: &[u8]) -> Result<(usize, usize, usize, &[u8])> {
+    let magic = be_u32(b, 0)?;
+    if magic != 0x0000_0803 {
+        bail!(
+            "bad magic number {magic:#010x} (expected 0x00000803, unsigned bytes in 3 dimensions)"
+        );
+    }
+    let (n, rows, cols) = (be_u32(b, 4)?, be_u32(b, 8)?, be_u32(b, 12)?);
+    if rows == 0
+        || cols == 0
+        || rows > super::decode::MAX_SIDE as usize
+        || cols > super::decode::MAX_SIDE as usize
+    {
+        bail!("bad image size {rows}x{cols}");
+    }
+    let need = n
+        .checked_mul(rows * cols)
+        .context("image count overflows")?;
+    let data = &b[16..];
+    if data.len() < need {
+        bail!(
+            "truncated: header promises {n} images of {rows}x{cols} ({need} bytes), file has {}",
+            data.len()
+        );
+    }
+    Ok((n, rows, cols, &data[..need]))
+}
+
+/// The labels of an IDX1 unsigned-byte file.
+pub fn parse_idx_labels(b: &[u8]) -> Result<Vec<u8>> {
+    let magic = be_u32(b, 0)?;
+    if magic != 0x0000_0801 {
+        bail!(
+            "bad magic number {magic:#010x} (expected 0x00000801, unsigned bytes in 1 dimension)"
+        );
+    }
+    let n = be_u32(b, 4)?;
+    let data = &b[8..];
+    if data.len() < n {
+        bail!(
+            "truncated: header promises {n} labels, file has {}",
+            data.len()
+        );
+    }
+    Ok(data[..n].to_vec())
+}

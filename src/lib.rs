@@ -1,0 +1,10 @@
+//! thresh: find what is wrong with a small image dataset and fix it from the keyboard.
+//!
+//! The library holds every stage; `cli` (and later the terminal UI) are thin layers on top.
+//! The library never touches the terminal except through `cli`.
+
+pub mod cli;
+pub mod dedup;
+pub mod demo;
+pub mod ingest;
+pub mod store;

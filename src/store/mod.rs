@@ -1,0 +1,463 @@
+//! The sled store: one directory holding every sample, its pixels, the audit log, scores,
+//! rounds and versions. Opened once per process; sled's file lock keeps a second process
+//! out, and we turn that into one clear line instead of an `Io(WouldBlock)`.
+
+mod record;
+
+pub use record::{DupLink, Id, LogEntry, Meta, Origin, Sample, Source, Split, Stage, State};
+
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The schema this build writes. Opening a store with a larger number fails.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META_KEY: &[u8] = b"meta";
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {0} is in use by another thresh process")]
+    InUse(PathBuf),
+    #[error("no store at {0} (run `thresh import PATH` or `thresh demo` first)")]
+    Missing(PathBuf),
+    #[error("store {dir} has schema version {found}, newer than this thresh supports ({supported}); upgrade thresh")]
+    TooNew {
+        dir: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("store {dir} is damaged: {reason}")]
+    Damaged { dir: PathBuf, reason: String },
+    #[error("store {dir}: {source}")]
+    Sled {
+        dir: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+}
+
+/// How a new store is laid out. Ignored when the store exists.
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    pub size: u32,
+    pub channels: u8,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            size: 32,
+            channels: 1,
+        }
+    }
+}
+
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    meta: Meta,
+    samples: sled::Tree,
+    pixels: sled::Tree,
+    paths: sled::Tree,
+    log: sled::Tree,
+    // Trees of later stages, created now so the schema is complete from version 1.
+    _scores: sled::Tree,
+    _rounds: sled::Tree,
+    _versions: sled::Tree,
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Open an existing store; a missing one is an error.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        if !dir.join("db").exists() {
+            return Err(StoreError::Missing(dir.to_path_buf()));
+        }
+        Self::open_or_create(dir, &StoreSettings::default())
+    }
+
+    /// Open the store at `dir`, creating it with `settings` when it does not exist.
+    pub fn open_or_create(dir: &Path, settings: &StoreSettings) -> Result<Store, StoreError> {
+        let sled_err = |source: sled::Error| StoreError::Sled {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| {
+                if is_lock_error(&e) {
+                    StoreError::InUse(dir.to_path_buf())
+                } else {
+                    sled_err(e)
+                }
+            })?;
+        let meta_tree = db.open_tree("meta").map_err(sled_err)?;
+        let meta = match meta_tree.get(SCHEMA_KEY).map_err(sled_err)? {
+            Some(v) => {
+                let found =
+                    u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Damaged {
+                        dir: dir.to_path_buf(),
+                        reason: "schema version is not a 4-byte number".into(),
+                    })?);
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::TooNew {
+                        dir: dir.to_path_buf(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                let raw = meta_tree.get(META_KEY).map_err(sled_err)?.ok_or_else(|| {
+                    StoreError::Damaged {
+                        dir: dir.to_path_buf(),
+                        reason: "meta record missing".into(),
+                    }
+                })?;
+                serde_json::from_slice::<Meta>(&raw).map_err(|e| StoreError::Damaged {
+                    dir: dir.to_path_buf(),
+                    reason: format!("meta record unreadable: {e}"),
+                })?
+            }
+            None => {
+                let meta = Meta {
+                    schema_version: SCHEMA_VERSION,
+                    classes: Vec::new(),
+                    size: settings.size,
+                    channels: settings.channels,
+                    created: now_secs(),
+                };
+                meta_tree
+                    .insert(
+                        META_KEY,
+                        serde_json::to_vec(&meta).expect("meta serialises"),
+                    )
+                    .map_err(sled_err)?;
+                meta_tree
+                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(sled_err)?;
+                db.flush().map_err(sled_err)?;
+                meta
+            }
+        };
+        let tree = |name: &str| db.open_tree(name).map_err(sled_err);
+        Ok(Store {
+            samples: tree("samples")?,
+            pixels: tree("pixels")?,
+            paths: tree("paths")?,
+            log: tree("log")?,
+            _scores: tree("scores")?,
+            _rounds: tree("rounds")?,
+            _versions: tree("versions")?,
+            dir: dir.to_path_buf(),
+            meta,
+            db,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// Add class names not yet known, keeping the existing order. Returns whether any was new.
+    pub fn add_classes<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> anyhow::Result<bool> {
+        let mut changed = false;
+        for name in names {
+            if !self.meta.classes.iter().any(|c| c == name) {
+                self.meta.classes.push(name.to_string());
+                changed = true;
+            }
+        }
+        if changed {
+            self.write_meta()?;
+        }
+        Ok(changed)
+    }
+
+    fn write_meta(&self) -> anyhow::Result<()> {
+        self.db
+            .open_tree("meta")?
+            .insert(META_KEY, serde_json::to_vec(&self.meta)?)?;
+        Ok(())
+    }
+
+    /// Overwrite the stored schema version (tests of the version check use it).
+    #[doc(hidden)]
+    pub fn force_schema_version(&self, version: u32) -> anyhow::Result<()> {
+        self.db
+            .open_tree("meta")?
+            .insert(SCHEMA_KEY, &version.to_be_bytes())?;
+        self.flush()
+    }
+
+    /// Make every write so far durable (fsync). Called after each decision-like write.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.db
+            .flush()
+            .with_context(|| format!("flushing store {}", self.dir.display()))?;
+        Ok(())
+    }
+
+    /// A fresh, strictly increasing number (import order, log keys).
+    pub fn next_seq(&self) -> anyhow::Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    pub fn sample(&self, id: &Id) -> anyhow::Result<Option<Sample>> {
+        match self.samples.get(id.0)? {
+            Some(raw) => Ok(Some(decode_sample(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn contains(&self, id: &Id) -> anyhow::Result<bool> {
+        Ok(self.samples.contains_key(id.0)?)
+    }
+
+    pub fn put_sample(&self, sample: &Sample) -> anyhow::Result<()> {
+        self.samples
+            .insert(sample.id.0, serde_json::to_vec(sample)?)?;
+        Ok(())
+    }
+
+    /// Insert a new sample, its pixels and its source paths in one batch per tree.
+    pub fn insert_samples(&self, items: &[(Sample, Vec<u8>)]) -> anyhow::Result<()> {
+        let mut samples = sled::Batch::default();
+        let mut pixels = sled::Batch::default();
+        let mut paths = sled::Batch::default();
+        for (sample, px) in items {
+            anyhow::ensure!(
+                px.len() == self.meta.pixel_len(),
+                "sample {} has {} pixel bytes, the store expects {}",
+                sample.id.short(),
+                px.len(),
+                self.meta.pixel_len()
+            );
+            samples.insert(&sample.id.0, serde_json::to_vec(sample)?);
+            pixels.insert(&sample.id.0, px.as_slice());
+            for src in &sample.sources {
+                paths.insert(src.path.as_bytes(), &sample.id.0);
+            }
+        }
+        self.samples.apply_batch(samples)?;
+        self.pixels.apply_batch(pixels)?;
+        self.paths.apply_batch(paths)?;
+        Ok(())
+    }
+
+    /// Record that `path` is a source of `id`.
+    pub fn put_path(&self, path: &str, id: &Id) -> anyhow::Result<()> {
+        self.paths.insert(path.as_bytes(), &id.0)?;
+        Ok(())
+    }
+
+    /// The sample imported from `path`, if any.
+    pub fn id_of_path(&self, path: &str) -> anyhow::Result<Option<Id>> {
+        Ok(self.paths.get(path.as_bytes())?.and_then(|v| {
+            let bytes: [u8; 32] = v.as_ref().try_into().ok()?;
+            Some(Id(bytes))
+        }))
+    }
+
+    pub fn pixels(&self, id: &Id) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.pixels.get(id.0)?.map(|v| v.to_vec()))
+    }
+
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Every sample, in key order.
+    pub fn samples(&self) -> impl Iterator<Item = anyhow::Result<Sample>> + '_ {
+        self.samples.iter().values().map(|v| decode_sample(&v?))
+    }
+
+    /// Every sample, collected and sorted by import order.
+    pub fn samples_by_seq(&self) -> anyhow::Result<Vec<Sample>> {
+        let raw: Vec<sled::IVec> = self.samples.iter().values().collect::<Result<_, _>>()?;
+        use rayon::prelude::*;
+        let mut all: Vec<Sample> = raw
+            .par_iter()
+            .map(|v| decode_sample(v))
+            .collect::<anyhow::Result<_>>()?;
+        all.sort_by_key(|s| s.seq);
+        Ok(all)
+    }
+
+    /// Append to the audit log. Not flushed here: the caller flushes once its decision is whole.
+    pub fn append_log(
+        &self,
+        sample: Option<Id>,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+        round: Option<u32>,
+    ) -> anyhow::Result<u64> {
+        let key = self.next_seq()?;
+        let entry = LogEntry {
+            time: now_millis(),
+            sample,
+            action: action.to_string(),
+            before,
+            after,
+            round,
+        };
+        self.log
+            .insert(key.to_be_bytes(), serde_json::to_vec(&entry)?)?;
+        Ok(key)
+    }
+
+    /// The audit log in order, oldest first.
+    pub fn log_entries(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
+        self.log.iter().map(|kv| {
+            let (k, v) = kv?;
+            let key = u64::from_be_bytes(k.as_ref().try_into().context("log key is not 8 bytes")?);
+            Ok((
+                key,
+                serde_json::from_slice(&v).context("unreadable log entry")?,
+            ))
+        })
+    }
+}
+
+impl Drop for Store {
+    /// The background flusher is off (it delayed releasing the file lock), so make sure
+    /// nothing written is left in memory when the store goes away.
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+    }
+}
+
+fn decode_sample(raw: &[u8]) -> anyhow::Result<Sample> {
+    serde_json::from_slice(raw).context("unreadable sample record")
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: u8) -> Sample {
+        let source = Source {
+            path: format!("a/{n}.png"),
+            given: Some("I".into()),
+        };
+        Sample::imported(
+            Id([n; 32]),
+            n as u64,
+            source,
+            Id([n + 1; 32]),
+            0xdead_beef,
+            (32, 32),
+        )
+    }
+
+    #[test]
+    fn round_trip_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sample(7);
+        {
+            let mut store = Store::open_or_create(dir.path(), &StoreSettings::default()).unwrap();
+            store.add_classes(["I", "II"]).unwrap();
+            store
+                .insert_samples(&[(s.clone(), vec![9u8; 1024])])
+                .unwrap();
+            store
+                .append_log(
+                    Some(s.id),
+                    "certify",
+                    None,
+                    Some(serde_json::json!("I")),
+                    Some(0),
+                )
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.meta().classes, vec!["I", "II"]);
+        assert_eq!(store.meta().schema_version, SCHEMA_VERSION);
+        assert_eq!(store.sample(&s.id).unwrap(), Some(s.clone()));
+        assert_eq!(store.pixels(&s.id).unwrap(), Some(vec![9u8; 1024]));
+        assert_eq!(store.id_of_path("a/7.png").unwrap(), Some(s.id));
+        let log: Vec<_> = store.log_entries().collect::<anyhow::Result<_>>().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].1.action, "certify");
+    }
+
+    #[test]
+    fn wrong_pixel_length_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path(), &StoreSettings::default()).unwrap();
+        let err = store
+            .insert_samples(&[(sample(1), vec![0u8; 10])])
+            .unwrap_err();
+        assert!(err.to_string().contains("10 pixel bytes"), "{err}");
+        assert_eq!(store.sample_count(), 0);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open_or_create(dir.path(), &StoreSettings::default()).unwrap();
+            store.force_schema_version(SCHEMA_VERSION + 1).unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("must fail");
+        assert!(matches!(err, StoreError::TooNew { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(err.to_string().contains("newer than this thresh supports"));
+    }
+
+    #[test]
+    fn second_handle_gets_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open_or_create(dir.path(), &StoreSettings::default()).unwrap();
+        let err = Store::open(dir.path())
+            .err()
+            .expect("second open must fail");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "store {} is in use by another thresh process",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn missing_store_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Store::open(&dir.path().join("nope")).err().unwrap();
+        assert!(err.to_string().starts_with("no store at "), "{err}");
+    }
+}

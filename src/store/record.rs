@@ -1,0 +1,257 @@
+//! Typed records kept in the sled trees. Every value is serde JSON: readable with any sled
+//! tool when something goes wrong, and cheap enough at the sizes thresh targets.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Content id of a sample: blake3 of the file bytes (for IDX records, of the record's pixels).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub [u8; 32]);
+
+impl Id {
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        Id(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    pub fn from_hex(s: &str) -> Option<Self> {
+        blake3::Hash::from_hex(s).ok().map(|h| Id(*h.as_bytes()))
+    }
+
+    /// First 12 hex digits: enough to tell samples apart on screen.
+    pub fn short(&self) -> String {
+        self.to_hex()[..12].to_string()
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({})", self.short())
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Id::from_hex(&s).ok_or_else(|| serde::de::Error::custom(format!("bad sample id {s:?}")))
+    }
+}
+
+/// Store-wide settings, fixed when the store is created.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub schema_version: u32,
+    /// Class names in their display order (digit keys and model outputs follow it).
+    pub classes: Vec<String>,
+    /// Side of the square normalised image, in pixels.
+    pub size: u32,
+    /// 1 = gray, 3 = RGB.
+    pub channels: u8,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+impl Meta {
+    pub fn pixel_len(&self) -> usize {
+        (self.size * self.size) as usize * self.channels as usize
+    }
+}
+
+/// Where a sample came from: one entry per imported file with these exact bytes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Source {
+    pub path: String,
+    /// The label the source gave (folder name or manifest column); `None` = unlabelled.
+    pub given: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Unreviewed,
+    Certified,
+    Relabeled,
+    Rejected,
+    Duplicate,
+    Surplus,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Unreviewed,
+        State::Certified,
+        State::Relabeled,
+        State::Rejected,
+        State::Duplicate,
+        State::Surplus,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unreviewed => "unreviewed",
+            State::Certified => "certified",
+            State::Relabeled => "relabeled",
+            State::Rejected => "rejected",
+            State::Duplicate => "duplicate",
+            State::Surplus => "surplus",
+        }
+    }
+
+    /// Certified by a human (with or without a new label).
+    pub fn is_certified(self) -> bool {
+        matches!(self, State::Certified | State::Relabeled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Imported,
+    Synthetic,
+    Gathered,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Imported => "imported",
+            Origin::Synthetic => "synthetic",
+            Origin::Gathered => "gathered",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+/// Which dedup stage tied a sample to the kept sample of its group.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Identical file bytes (another source of the same sample).
+    Bytes,
+    /// Identical normalised pixels (same image, re-encoded).
+    Pixels,
+    /// Perceptual hashes within the Hamming radius.
+    Perceptual,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Bytes => "bytes",
+            Stage::Pixels => "pixels",
+            Stage::Perceptual => "perceptual",
+        }
+    }
+}
+
+/// A sample judged a duplicate of the kept sample of its group.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DupLink {
+    pub of: Id,
+    pub stage: Stage,
+    /// Hamming distance between the perceptual hashes (0 for pixel duplicates).
+    pub distance: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Sample {
+    pub id: Id,
+    /// Import order; the first imported sample of a duplicate group is kept.
+    pub seq: u64,
+    pub sources: Vec<Source>,
+    /// blake3 of the normalised pixels (dedup stage 2).
+    pub pixel_hash: Id,
+    /// 64-bit perceptual hash of the normalised pixels (dedup stage 3).
+    pub phash: u64,
+    /// Size of the decoded image before normalisation.
+    pub width: u32,
+    pub height: u32,
+    /// Current label (starts as the first source's given label).
+    pub label: Option<String>,
+    pub state: State,
+    pub split: Option<Split>,
+    pub fold: Option<u32>,
+    pub origin: Origin,
+    /// Duplicate group, when the sample belongs to one (kept sample included).
+    pub group: Option<u64>,
+    /// Set on the non-kept members of a group.
+    pub dup: Option<DupLink>,
+    /// Sources or duplicate-group members disagree on the label.
+    pub conflict: bool,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+impl Sample {
+    /// A freshly imported, unreviewed sample with one source.
+    pub fn imported(
+        id: Id,
+        seq: u64,
+        source: Source,
+        pixel_hash: Id,
+        phash: u64,
+        size: (u32, u32),
+    ) -> Sample {
+        Sample {
+            id,
+            seq,
+            label: source.given.clone(),
+            sources: vec![source],
+            pixel_hash,
+            phash,
+            width: size.0,
+            height: size.1,
+            state: State::Unreviewed,
+            split: None,
+            fold: None,
+            origin: Origin::Imported,
+            group: None,
+            dup: None,
+            conflict: false,
+            created: super::now_secs(),
+        }
+    }
+
+    pub fn given(&self) -> Option<&str> {
+        self.sources.first().and_then(|s| s.given.as_deref())
+    }
+
+    /// Do the sources of this sample disagree on the label?
+    pub fn sources_disagree(&self) -> bool {
+        self.sources.windows(2).any(|w| w[0].given != w[1].given)
+    }
+}
+
+/// One entry of the append-only audit log.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LogEntry {
+    /// Unix milliseconds.
+    pub time: u64,
+    pub sample: Option<Id>,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub round: Option<u32>,
+}

@@ -1,0 +1,236 @@
+//! Import of every format, the bad-file corpus, and idempotent re-import.
+
+mod common;
+
+use common::{png, png_header_only, write};
+use std::io::Write;
+use std::path::Path;
+use thresh::ingest::{self, Format, SkipKind};
+use thresh::store::{State, Store, StoreSettings};
+
+fn open(dir: &Path) -> Store {
+    Store::open_or_create(&dir.join("store"), &StoreSettings::default()).unwrap()
+}
+
+fn no_progress(_: u64, _: u64) {}
+
+#[test]
+fn folder_tree_with_bad_files_reports_each_and_keeps_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    write(&root.join("cat/a.png"), &png(32, 32, |x, _| x as u8 * 8));
+    write(&root.join("cat/b.png"), &png(40, 20, |_, y| y as u8 * 10));
+    write(&root.join("dog/c.png"), &png(16, 16, |x, y| (x * y) as u8));
+    write(&root.join("dog/notes.txt"), b"not looked at");
+    // The corrupt corpus.
+    let good = png(32, 32, |x, y| (x + y) as u8);
+    write(&root.join("dog/truncated.png"), &good[..good.len() / 2]);
+    write(&root.join("dog/zero.png"), b"");
+    write(&root.join("dog/text.png"), b"just some text\n");
+    write(&root.join("dog/huge.png"), &png_header_only(10000, 10000));
+
+    let mut store = open(tmp.path());
+    let r = ingest::import(&mut store, &root, Format::Auto, &no_progress).unwrap();
+    assert_eq!(r.scanned, 7);
+    assert_eq!(r.added, 3);
+    assert_eq!(r.ignored, 1);
+    let mut skipped: Vec<(String, SkipKind, String)> = r
+        .skipped
+        .iter()
+        .map(|s| {
+            let name = Path::new(&s.path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, s.kind, s.reason.clone())
+        })
+        .collect();
+    skipped.sort();
+    let corrupt_reason = skipped[2].2.clone();
+    let expected: Vec<(String, SkipKind, String)> = vec![
+        (
+            "huge.png".into(),
+            SkipKind::TooLarge,
+            "image too large: 10000x10000 pixels (limit 8192x8192)".into(),
+        ),
+        (
+            "text.png".into(),
+            SkipKind::NotImage,
+            "not an image: unrecognised file signature".into(),
+        ),
+        (
+            "truncated.png".into(),
+            SkipKind::Corrupt,
+            corrupt_reason.clone(),
+        ),
+        (
+            "zero.png".into(),
+            SkipKind::Empty,
+            "empty file (0 bytes)".into(),
+        ),
+    ];
+    assert_eq!(skipped, expected);
+    assert!(
+        corrupt_reason.starts_with("corrupt image: "),
+        "{corrupt_reason}"
+    );
+    // Every reported path is the full path of the file.
+    assert!(r.skipped.iter().all(|s| s
+        .path
+        .starts_with(root.canonicalize().unwrap().to_str().unwrap())));
+
+    assert_eq!(store.meta().classes, vec!["cat", "dog"]);
+    let samples = store.samples_by_seq().unwrap();
+    assert_eq!(samples.len(), 3);
+    for s in &samples {
+        assert_eq!(store.pixels(&s.id).unwrap().unwrap().len(), 32 * 32);
+        assert_eq!(s.state, State::Unreviewed);
+    }
+    let wide = samples
+        .iter()
+        .find(|s| s.sources[0].path.ends_with("b.png"))
+        .unwrap();
+    assert_eq!((wide.width, wide.height), (40, 20));
+    assert_eq!(wide.label.as_deref(), Some("cat"));
+}
+
+#[test]
+fn reimport_adds_nothing_and_new_copies_become_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    let a = png(32, 32, |x, _| x as u8 * 7);
+    write(&root.join("one/a.png"), &a);
+    write(&root.join("two/b.png"), &png(32, 32, |_, y| y as u8 * 7));
+    let mut store = open(tmp.path());
+    let first = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!((first.added, first.new_sources), (2, 0));
+    let before = store.samples_by_seq().unwrap();
+
+    let again = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!((again.added, again.new_sources, again.unchanged), (0, 0, 2));
+    assert_eq!(store.samples_by_seq().unwrap(), before);
+
+    // The same bytes under another class: one sample, two sources, a label conflict.
+    write(&root.join("two/copy-of-a.png"), &a);
+    let third = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!((third.added, third.new_sources, third.conflicts), (0, 1, 1));
+    let samples = store.samples_by_seq().unwrap();
+    assert_eq!(samples.len(), 2);
+    let merged = samples.iter().find(|s| s.sources.len() == 2).unwrap();
+    assert!(merged.conflict);
+    assert_eq!(merged.label.as_deref(), Some("one"));
+}
+
+#[test]
+fn csv_manifest_with_unlabelled_and_missing_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("m");
+    write(&root.join("img/x.png"), &png(32, 32, |x, _| x as u8));
+    write(&root.join("img/y.png"), &png(32, 32, |_, y| y as u8 * 3));
+    write(
+        &root.join("list.csv"),
+        b"path,label\nimg/x.png,cat\nimg/y.png,\nimg/missing.png,dog\n",
+    );
+    let mut store = open(tmp.path());
+    let r = ingest::import(
+        &mut store,
+        &root.join("list.csv"),
+        Format::Auto,
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(r.added, 2);
+    assert_eq!(r.skipped.len(), 1);
+    assert!(r.skipped[0].path.ends_with("img/missing.png"));
+    assert_eq!(r.skipped[0].kind, SkipKind::Unreadable);
+    let samples = store.samples_by_seq().unwrap();
+    let labels: Vec<Option<&str>> = samples.iter().map(|s| s.label.as_deref()).collect();
+    assert_eq!(labels, vec![Some("cat"), None]);
+    // The label of a row that could not be imported does not become a class.
+    assert_eq!(store.meta().classes, vec!["cat"]);
+}
+
+fn idx_images(images: &[[u8; 4]]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    b.extend_from_slice(&(images.len() as u32).to_be_bytes());
+    b.extend_from_slice(&2u32.to_be_bytes());
+    b.extend_from_slice(&2u32.to_be_bytes());
+    for i in images {
+        b.extend_from_slice(i);
+    }
+    b
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 1];
+    b.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    b.extend_from_slice(labels);
+    b
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn idx_plain_and_gzipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = [[0u8, 255, 255, 0], [255, 0, 0, 255], [0, 255, 255, 0]];
+    let plain = tmp.path().join("plain");
+    write(&plain.join("train-images-idx3-ubyte"), &idx_images(&images));
+    write(
+        &plain.join("train-labels-idx1-ubyte"),
+        &idx_labels(&[3, 7, 5]),
+    );
+    let zipped = tmp.path().join("zipped");
+    write(
+        &zipped.join("t10k-images-idx3-ubyte.gz"),
+        &gz(&idx_images(&images[..2])),
+    );
+    write(
+        &zipped.join("t10k-labels-idx1-ubyte.gz"),
+        &gz(&idx_labels(&[1, 2])),
+    );
+
+    let mut store = open(tmp.path());
+    let r = ingest::import(&mut store, &plain, Format::Auto, &no_progress).unwrap();
+    // Records 0 and 2 have the same pixels: one sample, two sources that disagree (3 vs 5).
+    assert_eq!((r.added, r.new_sources, r.conflicts), (2, 1, 1));
+    let r = ingest::import(
+        &mut store,
+        &zipped.join("t10k-images-idx3-ubyte.gz"),
+        Format::Idx,
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!((r.added, r.new_sources), (0, 2));
+    let samples = store.samples_by_seq().unwrap();
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples[0].sources.len(), 3);
+    assert!(samples[0].sources[0]
+        .path
+        .ends_with("train-images-idx3-ubyte#0"));
+    assert_eq!(samples[1].label.as_deref(), Some("7"));
+    // Classes in first-seen order per import (sorted within one import).
+    assert_eq!(store.meta().classes, vec!["3", "5", "7", "1", "2"]);
+}
+
+#[test]
+fn bad_idx_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad-images-idx3-ubyte");
+    let mut bytes = idx_images(&[[1, 2, 3, 4]]);
+    bytes.truncate(18);
+    write(&p, &bytes);
+    let mut store = open(tmp.path());
+    let err = ingest::import(&mut store, &p, Format::Idx, &no_progress).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("bad-images-idx3-ubyte") && msg.contains("truncated"),
+        "{msg}"
+    );
+    assert_eq!(store.sample_count(), 0);
+}
