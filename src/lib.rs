@@ -3,8 +3,13 @@
 //! The library holds every stage; `cli` (and later the terminal UI) are thin layers on top.
 //! The library never touches the terminal except through `cli`.
 
+pub mod augment;
 pub mod cli;
 pub mod dedup;
 pub mod demo;
 pub mod ingest;
+pub mod jobs;
+pub mod model;
+pub mod pipeline;
 pub mod store;
+pub mod train;

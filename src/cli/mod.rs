@@ -2,13 +2,15 @@
 //! per result, and returns an error (one line, exit code 1) on failure.
 
 mod stats;
+mod train;
 
 use crate::dedup::{self, verify::DEFAULT_MIN_SIMILARITY, Params, DEFAULT_RADIUS};
 use crate::demo::{self, DemoConfig};
 use crate::ingest::{self, Format, ImportReport};
 use crate::store::{Store, StoreSettings};
+use crate::train::backend::BackendChoice;
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -22,21 +24,14 @@ pub struct Cli {
     /// Store directory.
     #[arg(long, global = true, env = "THRESH_STORE", default_value = ".thresh")]
     pub store: PathBuf,
-    /// Where training runs (used by training commands).
-    #[arg(long, global = true, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
+    /// Where training runs: a hardware GPU when there is one (auto), wgpu, or the CPU.
+    #[arg(long, global = true, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
     /// Print one JSON object per result instead of text.
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
-    Auto,
-    Wgpu,
-    Cpu,
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +78,21 @@ pub enum Command {
     },
     /// Counts by class, state, origin, and duplicate groups.
     Stats,
+    /// Train the classifier and score samples: on the certified seed set (seed) or k-fold
+    /// over everything labelled (crossval).
+    Train(train::TrainArgs),
+    /// Fill the accept (K lowest loss) and review (L highest loss) queues from the latest scores.
+    Rank {
+        #[arg(long, default_value_t = 500)]
+        k: usize,
+        #[arg(long, default_value_t = 100)]
+        l: usize,
+    },
+    /// Write the latest scores as CSV (path,given,suggested,loss,margin,el2n,forgetting,queue,state).
+    Scores {
+        #[arg(long)]
+        csv: PathBuf,
+    },
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -159,6 +169,11 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Train(args) => {
+            train::train(&Store::open(&cli.store)?, cli.backend, cli.json, args)
+        }
+        Command::Rank { k, l } => train::rank(&Store::open(&cli.store)?, k, l, cli.json),
+        Command::Scores { csv } => train::scores_csv(&Store::open(&cli.store)?, &csv, cli.json),
         Command::Stats => {
             let store = Store::open(&cli.store)?;
             let s = stats::collect(&store)?;

@@ -14,6 +14,8 @@ pub struct Truth {
     /// path -> the original it copies (itself when it is no copy).
     origin: HashMap<String, String>,
     junk: HashSet<String>,
+    /// path -> true label (`junk` and `corrupt` included).
+    labels: HashMap<String, String>,
     exact: Vec<(String, String)>,
     /// (copy, original, flaw)
     near: Vec<(String, String, String)>,
@@ -36,6 +38,7 @@ impl Truth {
         let mut t = Truth {
             origin: HashMap::new(),
             junk: HashSet::new(),
+            labels: HashMap::new(),
             exact: Vec::new(),
             near: Vec::new(),
         };
@@ -54,9 +57,17 @@ impl Truth {
             } else if r.flaw.starts_with("near_dup") {
                 t.near.push((p.clone(), o.clone(), r.flaw.clone()));
             }
+            t.labels.insert(p.clone(), r.truth.clone());
             t.origin.insert(p, o);
         }
         t
+    }
+}
+
+impl Truth {
+    /// The true label of an imported path (`junk`/`corrupt` for those), if the truth knows it.
+    pub fn label_of(&self, path: &str) -> Option<&str> {
+        self.labels.get(path).map(String::as_str)
     }
 }
 

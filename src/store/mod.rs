@@ -7,6 +7,8 @@ mod record;
 pub use record::{DupLink, Id, LogEntry, Meta, Origin, Sample, Source, Split, Stage, State};
 
 use anyhow::Context;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -62,9 +64,10 @@ pub struct Store {
     pixels: sled::Tree,
     paths: sled::Tree,
     log: sled::Tree,
-    // Trees of later stages, created now so the schema is complete from version 1.
-    _scores: sled::Tree,
-    _rounds: sled::Tree,
+    scores: sled::Tree,
+    rounds: sled::Tree,
+    queues: sled::Tree,
+    // Created now so the schema is complete from version 1; used by later stages.
     _versions: sled::Tree,
 }
 
@@ -161,8 +164,9 @@ impl Store {
             pixels: tree("pixels")?,
             paths: tree("paths")?,
             log: tree("log")?,
-            _scores: tree("scores")?,
-            _rounds: tree("rounds")?,
+            scores: tree("scores")?,
+            rounds: tree("rounds")?,
+            queues: tree("queues")?,
             _versions: tree("versions")?,
             dir: dir.to_path_buf(),
             meta,
@@ -327,6 +331,82 @@ impl Store {
         self.log
             .insert(key.to_be_bytes(), serde_json::to_vec(&entry)?)?;
         Ok(key)
+    }
+
+    /// The number the next round gets (rounds count from 1).
+    pub fn next_round(&self) -> anyhow::Result<u32> {
+        Ok(self.latest_round()?.map_or(1, |n| n + 1))
+    }
+
+    pub fn latest_round(&self) -> anyhow::Result<Option<u32>> {
+        Ok(match self.rounds.last()? {
+            Some((k, _)) => Some(u32::from_be_bytes(
+                k.as_ref().try_into().context("round key is not 4 bytes")?,
+            )),
+            None => None,
+        })
+    }
+
+    pub fn put_round<T: Serialize>(&self, n: u32, record: &T) -> anyhow::Result<()> {
+        self.rounds
+            .insert(n.to_be_bytes(), serde_json::to_vec(record)?)?;
+        Ok(())
+    }
+
+    pub fn round<T: DeserializeOwned>(&self, n: u32) -> anyhow::Result<Option<T>> {
+        match self.rounds.get(n.to_be_bytes())? {
+            Some(v) => {
+                Ok(Some(serde_json::from_slice(&v).with_context(|| {
+                    format!("round {n} record is unreadable")
+                })?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Store the scores of `round`, replacing any it had, in one batch.
+    pub fn put_scores<T: Serialize>(&self, round: u32, items: &[(Id, T)]) -> anyhow::Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, _) in self.scores.scan_prefix(round.to_be_bytes()).flatten() {
+            batch.remove(k);
+        }
+        for (id, score) in items {
+            let mut key = round.to_be_bytes().to_vec();
+            key.extend_from_slice(&id.0);
+            batch.insert(key, serde_json::to_vec(score)?);
+        }
+        self.scores.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn scores<T: DeserializeOwned>(&self, round: u32) -> anyhow::Result<Vec<(Id, T)>> {
+        self.scores
+            .scan_prefix(round.to_be_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id: [u8; 32] = k[4..].try_into().context("score key is not round + id")?;
+                Ok((
+                    Id(id),
+                    serde_json::from_slice(&v).context("unreadable score")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub fn put_queue<T: Serialize>(&self, name: &str, queue: &T) -> anyhow::Result<()> {
+        self.queues
+            .insert(name.as_bytes(), serde_json::to_vec(queue)?)?;
+        Ok(())
+    }
+
+    pub fn queue<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        match self.queues.get(name.as_bytes())? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(&v)
+                    .with_context(|| format!("queue {name} is unreadable"))?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// The audit log in order, oldest first.

@@ -1,0 +1,217 @@
+//! `cargo bench --bench train`: the training engine's figures.
+//! - speed: seconds per epoch at 2,000 32x32 samples, batch 32, reference network, on the
+//!   CPU (flex) and on wgpu where a hardware adapter exists; scoring samples/s.
+//! - quality: crossval on the default demo, precision among the top |wrong| by loss.
+//! - seed: seed mode with 200 samples certified from truth.csv, validation accuracy.
+//!
+//! `THRESH_BENCH_TRAIN=speed,quality,seed` (default) picks sections;
+//! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30).
+
+use rand::SeedableRng;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+use thresh::augment::Img;
+use thresh::dedup::{self, quality::Truth, Params};
+use thresh::demo::{self, glyph, DemoConfig};
+use thresh::ingest::{self, Format};
+use thresh::model::ClassifierConfig;
+use thresh::store::{Id, State, Store, StoreSettings};
+use thresh::train::backend::{self, Compute};
+use thresh::train::data::Dataset;
+use thresh::train::{self, fit, score, Mode, Plan, RunConfig};
+
+fn numerals(n: usize) -> Dataset {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut d = Dataset::default();
+    for i in 0..n {
+        let c = i % 10;
+        let px = glyph::numeral(demo::CLASSES[c], &mut rng);
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        d.push(Id(id), Img::from_u8(&px, 32, 1), c);
+    }
+    d
+}
+
+fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
+    let data = numerals(n);
+    let mut cfg = fit::TrainConfig::new(ClassifierConfig::reference(10, 1));
+    cfg.epochs = epochs;
+    cfg.patience = epochs;
+    let never = AtomicBool::new(false);
+    let mut secs = Vec::new();
+    let f = fit::fit(
+        &compute.device,
+        &cfg,
+        &data,
+        &Dataset::default(),
+        &mut |e| {
+            if let fit::TrainEvent::Epoch { secs: s, .. } = e {
+                secs.push(s)
+            }
+        },
+        &never,
+    )
+    .expect("train");
+    let t = Instant::now();
+    let scores = score::score(&f.model, &data, &compute.device);
+    let score_rate = scores.len() as f64 / t.elapsed().as_secs_f64();
+    // The first epoch includes warm-up (kernel compilation on wgpu); report the rest.
+    let steady: Vec<f32> = if secs.len() > 1 {
+        secs[1..].to_vec()
+    } else {
+        secs.clone()
+    };
+    let epoch = steady.iter().sum::<f32>() / steady.len() as f32;
+    println!(
+        "{:<28} {:>6} samples  {:>7.2} s/epoch (first {:.2})  {:>8.1} ms/sample  scoring {:>7.0} samples/s",
+        compute.label(), n, epoch, secs[0], epoch as f64 * 1e3 / n as f64, score_rate
+    );
+    serde_json::json!({"backend": compute.label(), "samples": n, "epoch_s": epoch, "first_epoch_s": secs[0], "score_samples_s": score_rate})
+}
+
+fn demo_store(n: usize) -> (tempfile::TempDir, Store, Truth) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("demo");
+    demo::generate(&DemoConfig {
+        out: out.clone(),
+        n,
+        seed: 7,
+    })
+    .expect("demo");
+    let mut store =
+        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
+    store.add_classes(demo::CLASSES).expect("classes");
+    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).expect("import");
+    dedup::dedup(&store, Params::default()).expect("dedup");
+    let truth = Truth::load(&out.join("truth.csv")).expect("truth");
+    (dir, store, truth)
+}
+
+fn epochs_cap() -> usize {
+    std::env::var("THRESH_BENCH_EPOCHS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+}
+
+fn progress(e: train::TrainEvent) {
+    match e {
+        train::TrainEvent::Stage { text } => eprintln!("  {text}"),
+        train::TrainEvent::Epoch {
+            epoch,
+            val_acc,
+            train_acc,
+            secs,
+            ..
+        } => {
+            eprintln!(
+                "    epoch {epoch}: train acc {train_acc:.3} val acc {val_acc:.3} ({secs:.1}s)"
+            )
+        }
+        _ => {}
+    }
+}
+
+fn quality() -> serde_json::Value {
+    let (_dir, store, truth) = demo_store(2000);
+    let plan = Plan::from_store(&store, Mode::Crossval, None, 7).expect("plan");
+    let mut cfg = RunConfig::new(10, 1);
+    cfg.train.epochs = epochs_cap();
+    let t = Instant::now();
+    let never = AtomicBool::new(false);
+    let o = train::run(
+        &backend::Compute::cpu().device,
+        &plan,
+        &cfg,
+        &mut progress,
+        &never,
+    )
+    .expect("crossval");
+    let wall = t.elapsed().as_secs_f64();
+    let losses: Vec<_> = o.scores.iter().map(|(id, s)| (*id, s.loss)).collect();
+    let r = train::quality::ranking(&store, &truth, &losses).expect("ranking");
+    println!(
+        "crossval ({} folds, reference net, cpu): {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
+        cfg.folds, r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
+    );
+    serde_json::json!({"crossval": r, "val_acc": o.val_acc, "wall_s": wall})
+}
+
+fn seed_mode() -> serde_json::Value {
+    let (_dir, store, truth) = demo_store(2000);
+    let mut certified = 0;
+    for mut s in store.samples_by_seq().expect("samples") {
+        let t = truth.label_of(&s.sources[0].path).unwrap_or("").to_string();
+        if certified < 200 && s.state == State::Unreviewed && demo::CLASSES.contains(&t.as_str()) {
+            s.label = Some(t);
+            s.state = State::Certified;
+            store.put_sample(&s).expect("write");
+            certified += 1;
+        }
+    }
+    let plan = Plan::from_store(&store, Mode::Seed, None, 7).expect("plan");
+    let mut cfg = RunConfig::new(10, 1);
+    cfg.train.epochs = epochs_cap();
+    let never = AtomicBool::new(false);
+    let o = train::run(
+        &backend::Compute::cpu().device,
+        &plan,
+        &cfg,
+        &mut progress,
+        &never,
+    )
+    .expect("seed");
+    let losses: Vec<_> = o.scores.iter().map(|(id, s)| (*id, s.loss)).collect();
+    let r = train::quality::ranking(&store, &truth, &losses).expect("ranking");
+    println!(
+        "seed mode (200 certified: {} train / {} val): val acc {:.3} (chance 0.100), train acc {:.3}; ranking of the other {}: precision at |wrong| {:.3}",
+        o.train_size, o.val_size, o.val_acc, o.train_acc, r.scored, r.precision
+    );
+    serde_json::json!({"val_acc": o.val_acc, "train_acc": o.train_acc, "precision": r.precision})
+}
+
+fn main() {
+    let sections =
+        std::env::var("THRESH_BENCH_TRAIN").unwrap_or_else(|_| "speed,quality,seed".into());
+    println!(
+        "# thresh training benchmark ({} threads)\n",
+        rayon::current_num_threads()
+    );
+    let mut out = serde_json::Map::new();
+    if sections.contains("speed") {
+        let mut rows = vec![speed(&Compute::cpu(), 2000, 3)];
+        for a in backend::wgpu_adapters() {
+            if a.software {
+                println!(
+                    "{} is a software rasteriser: timing 256 samples only",
+                    a.name
+                );
+                let c = Compute {
+                    device: a.device,
+                    kind: backend::Kind::Wgpu,
+                    name: a.name,
+                    notice: None,
+                };
+                rows.push(speed(&c, 256, 2));
+            } else {
+                let c = Compute {
+                    device: a.device,
+                    kind: backend::Kind::Wgpu,
+                    name: a.name,
+                    notice: None,
+                };
+                rows.push(speed(&c, 2000, 3));
+            }
+        }
+        out.insert("speed".into(), rows.into());
+    }
+    if sections.contains("quality") {
+        out.insert("quality".into(), quality());
+    }
+    if sections.contains("seed") {
+        out.insert("seed".into(), seed_mode());
+    }
+    out.insert("bench".into(), "train".into());
+    println!("{}", serde_json::Value::Object(out));
+}

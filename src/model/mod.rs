@@ -1,0 +1,166 @@
+//! Burn modules. The classifier is the Data-Centric AI competition's reference network: a
+//! ResNet-50 stem cut after its first stage (7x7/2 conv + BN + ReLU + 3x3/2 max-pool, then
+//! bottleneck blocks width-width-4·width, a projection shortcut on the first), global average
+//! pool and a linear head.
+
+pub mod checkpoint;
+mod seeded;
+
+pub use seeded::seeded;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Shape of the classifier. The reference network is `width 64, blocks 3`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassifierConfig {
+    pub classes: usize,
+    /// 1 = gray, 3 = RGB.
+    pub channels: usize,
+    /// Stem and bottleneck width; block outputs are 4x this.
+    pub width: usize,
+    /// Number of bottleneck blocks.
+    pub blocks: usize,
+}
+
+impl ClassifierConfig {
+    pub fn reference(classes: usize, channels: usize) -> Self {
+        ClassifierConfig {
+            classes,
+            channels,
+            width: 64,
+            blocks: 3,
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> Classifier {
+        let w = self.width;
+        let blocks = (0..self.blocks)
+            .map(|i| Bottleneck::new(if i == 0 { w } else { 4 * w }, w, 4 * w, device))
+            .collect();
+        Classifier {
+            stem: Conv2dConfig::new([self.channels, w], [7, 7])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(3, 3, 3, 3))
+                .with_bias(false)
+                .init(device),
+            bn: BatchNormConfig::new(w).init(device),
+            pool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            blocks,
+            gap: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            head: LinearConfig::new(4 * w, self.classes).init(device),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Bottleneck {
+    c1: Conv2d,
+    b1: BatchNorm,
+    c2: Conv2d,
+    b2: BatchNorm,
+    c3: Conv2d,
+    b3: BatchNorm,
+    proj: Option<Conv2d>,
+    proj_bn: Option<BatchNorm>,
+}
+
+impl Bottleneck {
+    fn new(cin: usize, mid: usize, cout: usize, d: &Device) -> Self {
+        let project = cin != cout;
+        Bottleneck {
+            c1: Conv2dConfig::new([cin, mid], [1, 1])
+                .with_bias(false)
+                .init(d),
+            b1: BatchNormConfig::new(mid).init(d),
+            c2: Conv2dConfig::new([mid, mid], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(d),
+            b2: BatchNormConfig::new(mid).init(d),
+            c3: Conv2dConfig::new([mid, cout], [1, 1])
+                .with_bias(false)
+                .init(d),
+            b3: BatchNormConfig::new(cout).init(d),
+            proj: project.then(|| {
+                Conv2dConfig::new([cin, cout], [1, 1])
+                    .with_bias(false)
+                    .init(d)
+            }),
+            proj_bn: project.then(|| BatchNormConfig::new(cout).init(d)),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shortcut = match (&self.proj, &self.proj_bn) {
+            (Some(p), Some(bn)) => bn.forward(p.forward(x.clone())),
+            _ => x.clone(),
+        };
+        let y = relu(self.b1.forward(self.c1.forward(x)));
+        let y = relu(self.b2.forward(self.c2.forward(y)));
+        let y = self.b3.forward(self.c3.forward(y));
+        relu(y + shortcut)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Classifier {
+    stem: Conv2d,
+    bn: BatchNorm,
+    pool: MaxPool2d,
+    blocks: Vec<Bottleneck>,
+    gap: AdaptiveAvgPool2d,
+    head: Linear,
+}
+
+impl Classifier {
+    /// Logits `[batch, classes]` for images `[batch, channels, side, side]` in 0..=1.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        // Centre the input: paper is 1, ink near 0.
+        let x = (x - 0.5) * 2.0;
+        let mut y = self
+            .pool
+            .forward(relu(self.bn.forward(self.stem.forward(x))));
+        for b in &self.blocks {
+            y = b.forward(y);
+        }
+        self.head.forward(self.gap.forward(y).flatten(1, 3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn reference_shapes() {
+        let d = Device::flex();
+        let cfg = ClassifierConfig {
+            classes: 10,
+            channels: 1,
+            width: 8,
+            blocks: 2,
+        };
+        let m = cfg.init(&d);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![0.5f32; 3 * 32 * 32], [3, 1, 32, 32]),
+            &d,
+        );
+        assert_eq!(m.forward(x).dims(), [3, 10]);
+        let rgb = ClassifierConfig { channels: 3, ..cfg }.init(&d);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![0.5f32; 2 * 3 * 32 * 32], [2, 3, 32, 32]),
+            &d,
+        );
+        assert_eq!(rgb.forward(x).dims(), [2, 10]);
+    }
+}

@@ -1,0 +1,376 @@
+//! Training, scoring and evaluation on Burn (paper steps 2–3).
+//!
+//! Two ways to score the data:
+//! - `seed`: train on the human-certified samples (90/10 train/val) and score the rest —
+//!   the paper's auxiliary model;
+//! - `crossval`: k-fold, every labelled sample scored by a model that never saw it — no
+//!   certification needed (confident-learning style).
+//!
+//! `run` works on in-memory `Dataset`s and knows nothing of the store; `plan` and `record`
+//! are the two places that read and write it.
+
+pub mod backend;
+pub mod data;
+pub mod fit;
+pub mod quality;
+pub mod score;
+
+use crate::model::checkpoint::{self, Checkpoint};
+use crate::model::{Classifier, ClassifierConfig};
+use crate::store::{now_secs, Id, State, Store};
+use anyhow::Result;
+use burn::tensor::Device;
+use data::Dataset;
+pub use fit::{TrainConfig, TrainError, TrainEvent};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use score::SampleScore;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::AtomicBool;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Seed,
+    Crossval,
+}
+
+/// What to train on and what to score, read from the store.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub mode: Mode,
+    /// Seed: the certified samples. Crossval: every usable labelled sample.
+    pub pool: Dataset,
+    /// Seed: the unreviewed samples. Crossval: empty (the pool is scored fold by fold).
+    pub to_score: Dataset,
+    pub classes: Vec<String>,
+    pub channels: usize,
+}
+
+impl Plan {
+    /// Read the plan for `mode`. In seed mode at most `seed_set` certified samples are used
+    /// (a random subset, fixed by `seed`).
+    pub fn from_store(
+        store: &Store,
+        mode: Mode,
+        seed_set: Option<usize>,
+        seed: u64,
+    ) -> Result<Plan> {
+        let classes = store.meta().classes.clone();
+        let channels = store.meta().channels as usize;
+        let (mut pool, to_score) = match mode {
+            Mode::Seed => (
+                data::from_store(store, |s| s.state.is_certified())?,
+                data::from_store(store, |s| s.state == State::Unreviewed)?,
+            ),
+            Mode::Crossval => (data::from_store(store, |_| true)?, Dataset::default()),
+        };
+        if let (Mode::Seed, Some(n)) = (mode, seed_set) {
+            if n < pool.len() {
+                let mut idx: Vec<usize> = (0..pool.len()).collect();
+                idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+                idx.truncate(n);
+                idx.sort_unstable();
+                pool = pool.select(&idx);
+            }
+        }
+        Ok(Plan {
+            mode,
+            pool,
+            to_score,
+            classes,
+            channels,
+        })
+    }
+
+    /// Refuse what cannot train: nothing certified, one class, fewer samples than folds.
+    pub fn check(&self, folds: usize) -> Result<(), TrainError> {
+        let invalid = |s: String| Err(TrainError::Invalid(s));
+        if self.classes.len() < 2 {
+            return invalid(format!(
+                "the store has {} class(es): a classifier needs at least two",
+                self.classes.len()
+            ));
+        }
+        match self.mode {
+            Mode::Seed if self.pool.is_empty() => invalid(
+                "no certified samples to train on: certify a seed set first, or use --mode crossval".into(),
+            ),
+            Mode::Seed if self.to_score.is_empty() => invalid("no unreviewed samples left to score".into()),
+            Mode::Crossval if folds < 2 => invalid(format!("--folds {folds}: cross-validation needs at least 2 folds")),
+            Mode::Crossval if self.pool.len() < folds => invalid(format!(
+                "{} labelled samples are fewer than the {folds} folds",
+                self.pool.len()
+            )),
+            _ if self.pool.class_count() < 2 => invalid(format!(
+                "the {} training samples all have one label ({}): a classifier needs at least two classes",
+                self.pool.len(),
+                self.classes.get(self.pool.labels[0]).map_or("?", String::as_str)
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub train: TrainConfig,
+    /// Crossval folds.
+    pub folds: usize,
+    /// Share of the training pool held out for validation and early stopping.
+    pub val_fraction: f64,
+}
+
+impl RunConfig {
+    pub fn new(classes: usize, channels: usize) -> Self {
+        RunConfig {
+            train: TrainConfig::new(ClassifierConfig::reference(classes, channels)),
+            folds: 5,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+/// The result of a run: scores for every scored sample and the models that made them.
+pub struct Outcome {
+    pub mode: Mode,
+    pub scores: Vec<(Id, SampleScore)>,
+    pub train_size: usize,
+    pub val_size: usize,
+    pub train_acc: f32,
+    pub val_acc: f32,
+    pub epochs: usize,
+    pub epoch_secs: f32,
+    pub models: Vec<Classifier>,
+    pub model_config: ClassifierConfig,
+}
+
+/// Train and score as `plan` says. Progress goes to `on`; `cancel` stops between batches.
+pub fn run(
+    device: &Device,
+    plan: &Plan,
+    cfg: &RunConfig,
+    on: &mut dyn FnMut(TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<Outcome, TrainError> {
+    let folds = cfg.folds;
+    plan.check(folds)?;
+    let mut tc = cfg.train.clone();
+    tc.model.classes = plan.classes.len();
+    tc.model.channels = plan.channels;
+    match plan.mode {
+        Mode::Seed => {
+            let (train, val) = plan.pool.split(cfg.val_fraction, tc.seed);
+            on(TrainEvent::Stage {
+                text: format!(
+                    "training on {} certified samples ({} for validation)",
+                    train.len(),
+                    val.len()
+                ),
+            });
+            let fitted = fit::fit(device, &tc, &train, &val, on, cancel)?;
+            on(TrainEvent::Stage {
+                text: format!("scoring {} samples", plan.to_score.len()),
+            });
+            let scores = score::score(&fitted.model, &plan.to_score, device);
+            Ok(Outcome {
+                mode: Mode::Seed,
+                scores: plan.to_score.ids.iter().copied().zip(scores).collect(),
+                train_size: train.len(),
+                val_size: val.len(),
+                train_acc: fitted.train_acc,
+                val_acc: fitted.val_acc,
+                epochs: fitted.epochs_run,
+                epoch_secs: fitted.mean_epoch_secs,
+                models: vec![fitted.model],
+                model_config: tc.model,
+            })
+        }
+        Mode::Crossval => {
+            let n = plan.pool.len();
+            let fold_of = assign_folds(&plan.pool.labels, folds, tc.seed);
+            let mut scores: Vec<Option<SampleScore>> = vec![None; n];
+            let mut forgetting = vec![0u32; n];
+            let (mut tr_acc, mut va_acc, mut secs, mut epochs) = (0f32, 0f32, 0f32, 0usize);
+            let (mut train_size, mut val_size) = (0, 0);
+            let mut models = Vec::new();
+            for f in 0..folds {
+                let rest: Vec<usize> = (0..n).filter(|&i| fold_of[i] != f).collect();
+                let held: Vec<usize> = (0..n).filter(|&i| fold_of[i] == f).collect();
+                let pool = plan.pool.select(&rest);
+                // Split positions within `rest`, so forgetting maps back to pool indices.
+                let (tr_pos, va_pos) =
+                    data::split_indices(&pool.labels, cfg.val_fraction, tc.seed + f as u64);
+                let train = pool.select(&tr_pos);
+                let val = pool.select(&va_pos);
+                on(TrainEvent::Stage {
+                    text: format!(
+                        "fold {}/{folds}: training on {}, validating on {}, scoring {}",
+                        f + 1,
+                        train.len(),
+                        val.len(),
+                        held.len()
+                    ),
+                });
+                let mut fold_cfg = tc.clone();
+                fold_cfg.seed = tc.seed.wrapping_add(f as u64 * 1000);
+                let fitted = fit::fit(device, &fold_cfg, &train, &val, on, cancel)?;
+                for (k, &p) in tr_pos.iter().enumerate() {
+                    forgetting[rest[p]] += fitted.forgetting[k];
+                }
+                let held_data = plan.pool.select(&held);
+                for (&i, s) in held
+                    .iter()
+                    .zip(score::score(&fitted.model, &held_data, device))
+                {
+                    scores[i] = Some(s);
+                }
+                tr_acc += fitted.train_acc;
+                va_acc += fitted.val_acc;
+                secs += fitted.mean_epoch_secs;
+                epochs += fitted.epochs_run;
+                train_size = train.len();
+                val_size = val.len();
+                models.push(fitted.model);
+            }
+            let scores = scores
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    s.map(|mut s| {
+                        s.forgetting = forgetting[i];
+                        (plan.pool.ids[i], s)
+                    })
+                })
+                .collect();
+            let k = folds as f32;
+            Ok(Outcome {
+                mode: Mode::Crossval,
+                scores,
+                train_size,
+                val_size,
+                train_acc: tr_acc / k,
+                val_acc: va_acc / k,
+                epochs: epochs / folds,
+                epoch_secs: secs / k,
+                models,
+                model_config: tc.model,
+            })
+        }
+    }
+}
+
+/// Fold of each sample: stratified by label, shuffled by `seed`.
+pub fn assign_folds(labels: &[usize], folds: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF01D);
+    let mut fold = vec![0; labels.len()];
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut next = 0;
+    for c in 0..classes {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        idx.shuffle(&mut rng);
+        for i in idx {
+            fold[i] = next % folds;
+            next += 1;
+        }
+    }
+    fold
+}
+
+/// A sample's score as stored, with the suggestion as a class name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredScore {
+    pub loss: f32,
+    pub margin: f32,
+    pub el2n: f32,
+    pub forgetting: u32,
+    pub suggested: String,
+    pub probability: f32,
+}
+
+/// What a training round did (Table-1 figures are added by the pipeline).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundRecord {
+    pub round: u32,
+    pub mode: Mode,
+    pub backend: String,
+    pub finished: u64,
+    pub train_size: usize,
+    pub val_size: usize,
+    pub train_acc: f32,
+    pub val_acc: f32,
+    pub epochs: usize,
+    pub epoch_secs: f32,
+    pub scored: usize,
+    pub checkpoints: Vec<Checkpoint>,
+    pub config: RunConfig,
+}
+
+/// Write an outcome to the store as a new round: checkpoints first (files), then scores and
+/// the round record, then one flush.
+pub fn record(
+    store: &Store,
+    outcome: &Outcome,
+    cfg: &RunConfig,
+    backend: &str,
+) -> Result<RoundRecord> {
+    let round = store.next_round()?;
+    let mut checkpoints = Vec::new();
+    for (i, m) in outcome.models.iter().enumerate() {
+        let name = match outcome.mode {
+            Mode::Seed => format!("round-{round}"),
+            Mode::Crossval => format!("round-{round}-fold-{}", i + 1),
+        };
+        checkpoints.push(checkpoint::save(
+            m,
+            &outcome.model_config,
+            store.dir(),
+            &name,
+        )?);
+    }
+    let classes = &store.meta().classes;
+    let stored: Vec<(Id, StoredScore)> = outcome
+        .scores
+        .iter()
+        .map(|(id, s)| {
+            (
+                *id,
+                StoredScore {
+                    loss: s.loss,
+                    margin: s.margin,
+                    el2n: s.el2n,
+                    forgetting: s.forgetting,
+                    suggested: classes.get(s.suggested).cloned().unwrap_or_default(),
+                    probability: s.probability,
+                },
+            )
+        })
+        .collect();
+    store.put_scores(round, &stored)?;
+    let rec = RoundRecord {
+        round,
+        mode: outcome.mode,
+        backend: backend.to_string(),
+        finished: now_secs(),
+        train_size: outcome.train_size,
+        val_size: outcome.val_size,
+        train_acc: outcome.train_acc,
+        val_acc: outcome.val_acc,
+        epochs: outcome.epochs,
+        epoch_secs: outcome.epoch_secs,
+        scored: stored.len(),
+        checkpoints,
+        config: cfg.clone(),
+    };
+    store.put_round(round, &rec)?;
+    store.append_log(
+        None,
+        "train",
+        None,
+        Some(serde_json::to_value(&rec)?),
+        Some(round),
+    )?;
+    store.flush()?;
+    Ok(rec)
+}
