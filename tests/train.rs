@@ -2,47 +2,15 @@
 //! mode beats chance, runs are deterministic, bad input is refused, and the wgpu path
 //! trains where an adapter exists.
 
-use std::path::Path;
+mod common;
+
+use common::{demo_store, small};
 use std::sync::atomic::AtomicBool;
-use thresh::dedup::{self, quality::Truth, Params};
-use thresh::demo::{self, DemoConfig};
-use thresh::ingest::{self, Format};
-use thresh::model::{checkpoint, ClassifierConfig};
-use thresh::store::{State, Store, StoreSettings};
+use thresh::demo;
+use thresh::model::checkpoint;
+use thresh::store::{State, Store};
 use thresh::train::backend::{self, BackendChoice};
 use thresh::train::{self, Mode, Plan, RunConfig, TrainError};
-
-fn demo_store(dir: &Path, n: usize) -> (Store, Truth) {
-    let out = dir.join("demo");
-    demo::generate(&DemoConfig {
-        out: out.clone(),
-        n,
-        seed: 3,
-    })
-    .unwrap();
-    let mut store = Store::open_or_create(&dir.join("store"), &StoreSettings::default()).unwrap();
-    store.add_classes(demo::CLASSES).unwrap();
-    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).unwrap();
-    dedup::dedup(&store, Params::default()).unwrap();
-    let truth = Truth::load(&out.join("truth.csv")).unwrap();
-    (store, truth)
-}
-
-/// A small, fast configuration for tests.
-fn small(classes: usize, epochs: usize) -> RunConfig {
-    let mut cfg = RunConfig::new(classes, 1);
-    cfg.train.model = ClassifierConfig {
-        classes,
-        channels: 1,
-        width: 16,
-        blocks: 1,
-    };
-    cfg.train.epochs = epochs;
-    cfg.train.patience = epochs;
-    cfg.train.lr = 3e-3;
-    cfg.folds = 3;
-    cfg
-}
 
 fn run(store: &Store, plan: &Plan, cfg: &RunConfig) -> train::Outcome {
     let never = AtomicBool::new(false);
@@ -125,11 +93,13 @@ fn crossval_ranks_wrong_labels_first() {
 fn seed_mode_beats_chance_and_is_deterministic() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, truth) = demo_store(tmp.path(), 400);
-    // Certify 150 samples with their true labels, as a reviewer would.
+    // Certify a random, stratified seed set of 150 with their true labels, as a reviewer would.
+    let seed = thresh::pipeline::rounds::seed_set(&store, 150, 1).unwrap();
     let mut certified = 0;
-    for mut s in store.samples_by_seq().unwrap() {
+    for id in &seed.ids {
+        let mut s = store.sample(id).unwrap().unwrap();
         let t = truth.label_of(&s.sources[0].path).unwrap_or("").to_string();
-        if certified < 150 && s.state == State::Unreviewed && demo::CLASSES.contains(&t.as_str()) {
+        if demo::CLASSES.contains(&t.as_str()) {
             s.label = Some(t);
             s.state = State::Certified;
             store.put_sample(&s).unwrap();
@@ -137,7 +107,7 @@ fn seed_mode_beats_chance_and_is_deterministic() {
         }
     }
     let plan = Plan::from_store(&store, Mode::Seed, None, 1).unwrap();
-    assert_eq!(plan.pool.len(), 150);
+    assert_eq!(plan.pool.len(), certified);
     let cfg = small(10, 8);
     let a = run(&store, &plan, &cfg);
     eprintln!(

@@ -1,6 +1,8 @@
 //! Headless subcommands. Each prints a short human summary, or with `--json` one JSON object
 //! per result, and returns an error (one line, exit code 1) on failure.
 
+mod progress;
+mod review;
 mod stats;
 mod train;
 
@@ -76,8 +78,66 @@ pub enum Command {
         #[arg(long)]
         csv: PathBuf,
     },
-    /// Counts by class, state, origin, and duplicate groups.
-    Stats,
+    /// Counts by class, state, origin, and duplicate groups; `--rounds` prints the
+    /// Table-1-style table of training rounds instead.
+    Stats {
+        #[arg(long)]
+        rounds: bool,
+    },
+    /// Draw a random seed set (stratified by label) into the certify queue.
+    Seed {
+        #[arg(long, default_value_t = crate::pipeline::rounds::DEFAULT_SEED_SET)]
+        n: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Decide one sample: certify, relabel LABEL, reject [REASON], duplicate KEPT, restore.
+    /// SAMPLE is an imported path or an id (prefix of 8+ hex digits).
+    Decide {
+        sample: String,
+        #[arg(value_enum)]
+        action: review::Action,
+        /// The new label (relabel), the reason (reject) or the kept sample (duplicate).
+        value: Option<String>,
+    },
+    /// Revert the latest decision not yet undone.
+    Undo,
+    /// Certify the first N samples of a queue in one decision, except the ones named.
+    Accept {
+        #[arg(long, default_value = "accept")]
+        queue: String,
+        #[arg(long)]
+        n: Option<usize>,
+        /// Samples to leave out (paths or ids); repeatable.
+        #[arg(long)]
+        except: Vec<String>,
+    },
+    /// Play the reviewer from a truth file through whole rounds.
+    Simulate(review::SimulateArgs),
+    /// Move each class's excess beyond the smallest class (or --target) to surplus.
+    Balance {
+        #[arg(long)]
+        target: Option<usize>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Draw the test split and N folds, keeping duplicate groups together; report leakage.
+    Split {
+        #[arg(long, default_value_t = crate::pipeline::split::DEFAULT_TEST)]
+        test: f64,
+        #[arg(long, default_value_t = crate::pipeline::split::DEFAULT_FOLDS)]
+        folds: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Freeze the current (id, label, split) list as a named version.
+    Version { name: String },
+    /// Write a class-per-folder tree per split and fold, plus manifest.csv.
+    Export {
+        dir: PathBuf,
+        #[arg(long)]
+        version: Option<String>,
+    },
     /// Train the classifier and score samples: on the certified seed set (seed) or k-fold
     /// over everything labelled (crossval).
     Train(train::TrainArgs),
@@ -174,7 +234,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Rank { k, l } => train::rank(&Store::open(&cli.store)?, k, l, cli.json),
         Command::Scores { csv } => train::scores_csv(&Store::open(&cli.store)?, &csv, cli.json),
-        Command::Stats => {
+        Command::Stats { rounds: true } => {
+            review::rounds_table(&Store::open(&cli.store)?, cli.json)
+        }
+        Command::Stats { rounds: false } => {
             let store = Store::open(&cli.store)?;
             let s = stats::collect(&store)?;
             if cli.json {
@@ -184,6 +247,32 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Seed { n, seed } => review::seed(&Store::open(&cli.store)?, n, seed, cli.json),
+        Command::Decide {
+            sample,
+            action,
+            value,
+        } => review::decide_cmd(&Store::open(&cli.store)?, &sample, action, value, cli.json),
+        Command::Undo => review::undo(&Store::open(&cli.store)?, cli.json),
+        Command::Accept { queue, n, except } => {
+            review::accept(&Store::open(&cli.store)?, &queue, n, &except, cli.json)
+        }
+        Command::Simulate(args) => {
+            review::simulate_cmd(&Store::open(&cli.store)?, cli.backend, args, cli.json)
+        }
+        Command::Balance { target, seed } => {
+            review::balance_cmd(&Store::open(&cli.store)?, target, seed, cli.json)
+        }
+        Command::Split { test, folds, seed } => {
+            review::split_cmd(&Store::open(&cli.store)?, test, folds, seed, cli.json)
+        }
+        Command::Version { name } => review::version(&Store::open(&cli.store)?, &name, cli.json),
+        Command::Export { dir, version } => review::export(
+            &Store::open(&cli.store)?,
+            &dir,
+            version.as_deref(),
+            cli.json,
+        ),
     }
 }
 

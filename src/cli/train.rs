@@ -1,29 +1,22 @@
 //! `thresh train`, `rank` and `scores`: the training engine driven from the shell, through
 //! the same jobs worker the UI uses, with progress bars on stderr.
 
+use super::progress::TrainBars;
 use crate::jobs::{Event, JobResult, Request, Worker};
 use crate::pipeline::queues;
 use crate::store::{Id, Store};
 use crate::train::backend::{self, BackendChoice};
-use crate::train::{self, Mode, Plan, RunConfig, StoredScore, TrainEvent};
+use crate::train::{self, Mode, Plan, RunConfig, StoredScore};
 use anyhow::{bail, Context, Result};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::Path;
 
+/// How to train: shared by every command that trains.
 #[derive(clap::Args, Debug)]
-pub struct TrainArgs {
-    #[arg(long, value_enum, default_value_t = Mode::Seed)]
-    pub mode: Mode,
+pub struct TrainOptions {
     /// Most epochs (early stopping may end sooner).
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
-    /// Seed mode: use at most N certified samples (a seeded random subset).
-    #[arg(long)]
-    pub seed_set: Option<usize>,
-    /// Crossval folds.
-    #[arg(long, default_value_t = 5)]
-    pub folds: usize,
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -38,6 +31,34 @@ pub struct TrainArgs {
     pub seed: u64,
 }
 
+impl TrainOptions {
+    pub fn run_config(&self, store: &Store) -> RunConfig {
+        let meta = store.meta();
+        let mut cfg = RunConfig::new(meta.classes.len(), meta.channels as usize);
+        cfg.train.epochs = self.epochs;
+        cfg.train.batch = self.batch;
+        cfg.train.lr = self.lr;
+        cfg.train.seed = self.seed;
+        cfg.train.model.width = self.width;
+        cfg.train.model.blocks = self.blocks;
+        cfg
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[arg(long, value_enum, default_value_t = Mode::Seed)]
+    pub mode: Mode,
+    /// Seed mode: use at most N certified samples (a seeded random subset).
+    #[arg(long)]
+    pub seed_set: Option<usize>,
+    /// Crossval folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    #[command(flatten)]
+    pub options: TrainOptions,
+}
+
 pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> Result<()> {
     let compute = backend::select(choice)?;
     if let Some(n) = &compute.notice {
@@ -46,15 +67,9 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
     if !json {
         eprintln!("thresh: training on {}", compute.label());
     }
-    let plan = Plan::from_store(store, a.mode, a.seed_set, a.seed)?;
-    let mut cfg = RunConfig::new(plan.classes.len(), plan.channels);
+    let plan = Plan::from_store(store, a.mode, a.seed_set, a.options.seed)?;
+    let mut cfg = a.options.run_config(store);
     cfg.folds = a.folds;
-    cfg.train.epochs = a.epochs;
-    cfg.train.batch = a.batch;
-    cfg.train.lr = a.lr;
-    cfg.train.seed = a.seed;
-    cfg.train.model.width = a.width;
-    cfg.train.model.blocks = a.blocks;
     plan.check(cfg.folds).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let label = compute.label();
@@ -63,21 +78,7 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
         plan: Box::new(plan),
         config: cfg.clone(),
     });
-    let bars = MultiProgress::new();
-    let epoch_bar = bars.add(ProgressBar::new(0));
-    epoch_bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    epoch_bar.set_prefix("epoch");
-    let batch_bar = bars.add(ProgressBar::new(0));
-    batch_bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    batch_bar.set_prefix("batch");
+    let bars = TrainBars::new(json);
     let outcome = loop {
         let ev = worker
             .events()
@@ -85,51 +86,7 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
             .context("the jobs worker stopped unexpectedly")?;
         match ev {
             Event::Started { .. } => {}
-            Event::Progress { event, .. } => match event {
-                TrainEvent::Stage { text } => {
-                    if !json {
-                        bars.println(format!("thresh: {text}")).ok();
-                    }
-                }
-                TrainEvent::Batch {
-                    epoch,
-                    epochs,
-                    step,
-                    steps,
-                    loss,
-                    samples_per_sec,
-                    eta_s,
-                    ..
-                } => {
-                    epoch_bar.set_length(epochs as u64);
-                    epoch_bar.set_position(epoch as u64 - 1);
-                    batch_bar.set_length(steps as u64);
-                    batch_bar.set_position(step as u64);
-                    batch_bar.set_message(format!(
-                        "loss {loss:.3}  {samples_per_sec:.0} samples/s  eta {eta_s:.0}s"
-                    ));
-                }
-                TrainEvent::Epoch {
-                    epoch,
-                    epochs,
-                    train_loss,
-                    train_acc,
-                    val_acc,
-                    secs,
-                    best,
-                    ..
-                } => {
-                    epoch_bar.set_position(epoch as u64);
-                    let line = format!(
-                        "epoch {epoch}/{epochs}: loss {train_loss:.3}, train acc {train_acc:.3}, val acc {val_acc:.3}, {secs:.1}s{}",
-                        if best { " *" } else { "" }
-                    );
-                    epoch_bar.set_message(line.clone());
-                    if !json && epoch_bar.is_hidden() {
-                        eprintln!("{line}");
-                    }
-                }
-            },
+            Event::Progress { event, .. } => bars.show(&event),
             Event::Done {
                 job: j,
                 result: JobResult::Trained(o),
@@ -139,8 +96,7 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
             Event::Cancelled { .. } => bail!("training was cancelled"),
         }
     };
-    epoch_bar.finish_and_clear();
-    batch_bar.finish_and_clear();
+    bars.finish();
     let rec = train::record(store, &outcome, &cfg, &label)?;
     if json {
         println!("{}", serde_json::to_string(&rec)?);

@@ -3,19 +3,34 @@
 //! the model's suggested label).
 
 use crate::store::{Id, State, Store};
-use crate::train::StoredScore;
 use anyhow::{bail, Result};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+pub const CERTIFY: &str = "certify";
 pub const ACCEPT: &str = "accept";
 pub const REVIEW: &str = "review";
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Queue {
+    /// The round whose scores filled it (0 for the seed set).
     pub round: u32,
     /// In the order to show: lowest loss first (accept), highest loss first (review).
     pub ids: Vec<Id>,
+    /// Exceptions left out of a bulk accept: looked at, not confirmed, left unreviewed.
+    #[serde(default)]
+    pub skipped: Vec<Id>,
+}
+
+impl Queue {
+    pub fn new(round: u32, ids: Vec<Id>) -> Self {
+        Queue {
+            round,
+            ids,
+            skipped: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -26,16 +41,35 @@ pub struct RankReport {
     pub review: usize,
 }
 
-/// Split scored unreviewed samples into the queues. Pure: `scored` is (id, loss).
-pub fn split(mut scored: Vec<(Id, f32)>, k: usize, l: usize) -> (Vec<Id>, Vec<Id>) {
-    scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    let l = l.min(scored.len());
-    let k = k.min(scored.len() - l);
-    let accept = scored[..k].iter().map(|s| s.0).collect();
-    let review = scored[scored.len() - l..]
+/// A scored, unreviewed sample.
+#[derive(Clone, Copy, Debug)]
+pub struct Scored {
+    pub id: Id,
+    pub loss: f32,
+    /// The model's suggested label differs from the current one.
+    pub disagrees: bool,
+}
+
+/// Split scored unreviewed samples into the queues. Pure.
+///
+/// Review: the L highest-loss samples the model disagrees with (a flag is a claim that the
+/// label is wrong; a sample the model agrees with is not flagged however hard it is).
+/// Accept: the K lowest-loss samples the model agrees with. Samples in neither wait for a
+/// later round's model.
+pub fn split(mut scored: Vec<Scored>, k: usize, l: usize) -> (Vec<Id>, Vec<Id>) {
+    scored.sort_by(|a, b| a.loss.total_cmp(&b.loss).then(a.id.cmp(&b.id)));
+    let review: Vec<Id> = scored
         .iter()
         .rev()
-        .map(|s| s.0)
+        .filter(|s| s.disagrees)
+        .take(l)
+        .map(|s| s.id)
+        .collect();
+    let accept = scored
+        .iter()
+        .filter(|s| !s.disagrees)
+        .take(k)
+        .map(|s| s.id)
         .collect();
     (accept, review)
 }
@@ -45,15 +79,30 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
     let Some(round) = store.latest_round()? else {
         bail!("no scores yet: run `thresh train` first");
     };
-    let scores: Vec<(Id, StoredScore)> = store.scores(round)?;
-    let mut scored = Vec::new();
-    for (id, s) in &scores {
-        if let Some(sample) = store.sample(id)? {
-            if sample.state == State::Unreviewed {
-                scored.push((*id, s.loss));
-            }
-        }
+    // Only the loss, the suggestion, the state and the label are needed: partial records
+    // parse several times faster, and the lookups run on all cores.
+    #[derive(Deserialize)]
+    struct Brief {
+        loss: f32,
+        suggested: String,
     }
+    let scores: Vec<(Id, Brief)> = store.scores(round)?;
+    let scored = scores
+        .par_iter()
+        .map(|(id, s)| {
+            Ok(match store.sample_brief(id)? {
+                Some((State::Unreviewed, label)) => Some(Scored {
+                    id: *id,
+                    loss: s.loss,
+                    disagrees: label.as_deref() != Some(s.suggested.as_str()),
+                }),
+                _ => None,
+            })
+        })
+        .collect::<Result<Vec<Option<Scored>>>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
     let candidates = scored.len();
     let (accept, review) = split(scored, k, l);
     let report = RankReport {
@@ -62,8 +111,8 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
         accept: accept.len(),
         review: review.len(),
     };
-    store.put_queue(ACCEPT, &Queue { round, ids: accept })?;
-    store.put_queue(REVIEW, &Queue { round, ids: review })?;
+    store.put_queue(ACCEPT, &Queue::new(round, accept))?;
+    store.put_queue(REVIEW, &Queue::new(round, review))?;
     store.append_log(
         None,
         "rank",
@@ -78,7 +127,7 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
 /// Which queue each sample is in.
 pub fn membership(store: &Store) -> Result<HashMap<Id, &'static str>> {
     let mut m = HashMap::new();
-    for name in [ACCEPT, REVIEW] {
+    for name in [CERTIFY, ACCEPT, REVIEW] {
         if let Some(q) = store.queue::<Queue>(name)? {
             for id in q.ids {
                 m.insert(id, name);
@@ -93,13 +142,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lowest_to_accept_highest_to_review_never_both() {
-        let s: Vec<(Id, f32)> = (0..10u8).map(|i| (Id([i; 32]), i as f32)).collect();
+    fn lowest_agreed_to_accept_highest_disputed_to_review() {
+        let s: Vec<Scored> = (0..10u8)
+            .map(|i| Scored {
+                id: Id([i; 32]),
+                loss: i as f32,
+                disagrees: i >= 6 || i == 1,
+            })
+            .collect();
         let (a, r) = split(s.clone(), 3, 2);
-        assert_eq!(a, vec![Id([0; 32]), Id([1; 32]), Id([2; 32])]);
+        assert_eq!(a, vec![Id([0; 32]), Id([2; 32]), Id([3; 32])]);
         assert_eq!(r, vec![Id([9; 32]), Id([8; 32])]);
-        let (a, r) = split(s, 8, 5);
-        assert_eq!(a.len() + r.len(), 10);
+        let (a, r) = split(s, 100, 100);
+        assert_eq!((a.len(), r.len()), (5, 5));
         assert!(a.iter().all(|x| !r.contains(x)));
     }
 }

@@ -67,8 +67,7 @@ pub struct Store {
     scores: sled::Tree,
     rounds: sled::Tree,
     queues: sled::Tree,
-    // Created now so the schema is complete from version 1; used by later stages.
-    _versions: sled::Tree,
+    versions: sled::Tree,
 }
 
 pub fn now_secs() -> u64 {
@@ -78,7 +77,7 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn now_millis() -> u64 {
+pub fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -167,7 +166,7 @@ impl Store {
             scores: tree("scores")?,
             rounds: tree("rounds")?,
             queues: tree("queues")?,
-            _versions: tree("versions")?,
+            versions: tree("versions")?,
             dir: dir.to_path_buf(),
             meta,
             db,
@@ -232,6 +231,24 @@ impl Store {
     pub fn sample(&self, id: &Id) -> anyhow::Result<Option<Sample>> {
         match self.samples.get(id.0)? {
             Some(raw) => Ok(Some(decode_sample(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Just the state and current label of a sample (a partial parse: cheap enough to run
+    /// over 100k scores).
+    pub fn sample_brief(&self, id: &Id) -> anyhow::Result<Option<(State, Option<String>)>> {
+        #[derive(serde::Deserialize)]
+        struct Brief {
+            state: State,
+            label: Option<String>,
+        }
+        match self.samples.get(id.0)? {
+            Some(v) => {
+                let b: Brief = serde_json::from_slice(&v)
+                    .with_context(|| format!("sample {} is unreadable", id.short()))?;
+                Ok(Some((b.state, b.label)))
+            }
             None => Ok(None),
         }
     }
@@ -409,17 +426,82 @@ impl Store {
         }
     }
 
+    /// Write `samples` and one audit-log entry in one transaction, then flush: a decision is
+    /// durable, and never half-applied, once this returns. Returns the log key.
+    pub fn commit(&self, samples: &[Sample], entry: &LogEntry) -> anyhow::Result<u64> {
+        use sled::transaction::ConflictableTransactionError as Abort;
+        use sled::Transactional;
+        let encoded: Vec<(Id, Vec<u8>)> = samples
+            .iter()
+            .map(|s| Ok((s.id, serde_json::to_vec(s)?)))
+            .collect::<anyhow::Result<_>>()?;
+        let entry = serde_json::to_vec(entry)?;
+        let key = (&self.samples, &self.log)
+            .transaction(|(tx_samples, tx_log)| {
+                for (id, bytes) in &encoded {
+                    tx_samples.insert(&id.0, bytes.as_slice())?;
+                }
+                let key = tx_log.generate_id()?;
+                tx_log.insert(&key.to_be_bytes(), entry.as_slice())?;
+                Ok::<u64, Abort<()>>(key)
+            })
+            .map_err(|e| anyhow::anyhow!("writing the decision failed: {e:?}"))?;
+        self.flush()?;
+        Ok(key)
+    }
+
+    pub fn log_entry(&self, key: u64) -> anyhow::Result<Option<LogEntry>> {
+        match self.log.get(key.to_be_bytes())? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(&v).context("unreadable log entry")?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The audit log newest first (undo walks it this way).
+    pub fn log_entries_rev(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
+        self.log.iter().rev().map(decode_log)
+    }
+
+    pub fn put_version<T: Serialize>(&self, name: &str, version: &T) -> anyhow::Result<()> {
+        self.versions
+            .insert(name.as_bytes(), serde_json::to_vec(version)?)?;
+        Ok(())
+    }
+
+    pub fn version<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        match self.versions.get(name.as_bytes())? {
+            Some(v) => {
+                Ok(Some(serde_json::from_slice(&v).with_context(|| {
+                    format!("version {name} is unreadable")
+                })?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn version_names(&self) -> anyhow::Result<Vec<String>> {
+        self.versions
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
+    }
+
     /// The audit log in order, oldest first.
     pub fn log_entries(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
-        self.log.iter().map(|kv| {
-            let (k, v) = kv?;
-            let key = u64::from_be_bytes(k.as_ref().try_into().context("log key is not 8 bytes")?);
-            Ok((
-                key,
-                serde_json::from_slice(&v).context("unreadable log entry")?,
-            ))
-        })
+        self.log.iter().map(decode_log)
     }
+}
+
+fn decode_log(kv: sled::Result<(sled::IVec, sled::IVec)>) -> anyhow::Result<(u64, LogEntry)> {
+    let (k, v) = kv?;
+    let key = u64::from_be_bytes(k.as_ref().try_into().context("log key is not 8 bytes")?);
+    Ok((
+        key,
+        serde_json::from_slice(&v).context("unreadable log entry")?,
+    ))
 }
 
 impl Drop for Store {

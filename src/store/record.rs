@@ -202,6 +202,12 @@ pub struct Sample {
     pub conflict: bool,
     /// Unix seconds.
     pub created: u64,
+    /// Why a rejected sample was rejected (junk, ambiguous, invalid, ...).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// For a surplus sample: the state it returns to when its class has room again.
+    #[serde(default)]
+    pub parked: Option<State>,
 }
 
 impl Sample {
@@ -231,6 +237,8 @@ impl Sample {
             dup: None,
             conflict: false,
             created: super::now_secs(),
+            reason: None,
+            parked: None,
         }
     }
 

@@ -61,7 +61,10 @@ impl Plan {
         let channels = store.meta().channels as usize;
         let (mut pool, to_score) = match mode {
             Mode::Seed => (
-                data::from_store(store, |s| s.state.is_certified())?,
+                // The test split is never trained on.
+                data::from_store(store, |s| {
+                    s.state.is_certified() && s.split != Some(crate::store::Split::Test)
+                })?,
                 data::from_store(store, |s| s.state == State::Unreviewed)?,
             ),
             Mode::Crossval => (data::from_store(store, |_| true)?, Dataset::default()),
@@ -305,6 +308,30 @@ pub struct RoundRecord {
     pub scored: usize,
     pub checkpoints: Vec<Checkpoint>,
     pub config: RunConfig,
+    /// Filled by the pipeline once the round's queues are decided (Table 1).
+    #[serde(default)]
+    pub review: Option<ReviewStats>,
+}
+
+/// How the human's decisions on a round's queues went (the Table-1 columns the training
+/// run cannot know).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewStats {
+    /// Queue sizes (K and L as filled).
+    pub accept: usize,
+    pub review: usize,
+    /// Accept-queue samples certified with their label unchanged.
+    pub accepted: usize,
+    /// Review-queue samples the human relabelled or rejected.
+    pub corrected: usize,
+    /// (accepted + corrected) / (accept + review).
+    pub pipeline_accuracy: f32,
+    /// Samples decided by a human (certified, relabelled or rejected) / all non-duplicates.
+    pub validated: usize,
+    pub total: usize,
+    pub validated_ratio: f32,
+    /// Unix seconds.
+    pub closed: u64,
 }
 
 /// Write an outcome to the store as a new round: checkpoints first (files), then scores and
@@ -362,6 +389,7 @@ pub fn record(
         scored: stored.len(),
         checkpoints,
         config: cfg.clone(),
+        review: None,
     };
     store.put_round(round, &rec)?;
     store.append_log(

@@ -4,6 +4,12 @@
 use std::io::Cursor;
 use std::path::Path;
 use std::process::{Command, Output};
+use thresh::dedup::{self, quality::Truth, Params};
+use thresh::demo::{self, DemoConfig};
+use thresh::ingest::{self, Format};
+use thresh::model::ClassifierConfig;
+use thresh::store::{Store, StoreSettings};
+use thresh::train::RunConfig;
 
 /// A gray PNG of `w` x `h` from a pixel function.
 pub fn png(w: u32, h: u32, f: impl Fn(u32, u32) -> u8) -> Vec<u8> {
@@ -60,4 +66,37 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A demo of `n` files (seed 3) imported into `dir/store` and deduplicated.
+pub fn demo_store(dir: &Path, n: usize) -> (Store, Truth) {
+    let out = dir.join("demo");
+    demo::generate(&DemoConfig {
+        out: out.clone(),
+        n,
+        seed: 3,
+    })
+    .unwrap();
+    let mut store = Store::open_or_create(&dir.join("store"), &StoreSettings::default()).unwrap();
+    store.add_classes(demo::CLASSES).unwrap();
+    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).unwrap();
+    dedup::dedup(&store, Params::default()).unwrap();
+    let truth = Truth::load(&out.join("truth.csv")).unwrap();
+    (store, truth)
+}
+
+/// A small, fast configuration for tests.
+pub fn small(classes: usize, epochs: usize) -> RunConfig {
+    let mut cfg = RunConfig::new(classes, 1);
+    cfg.train.model = ClassifierConfig {
+        classes,
+        channels: 1,
+        width: 16,
+        blocks: 1,
+    };
+    cfg.train.epochs = epochs;
+    cfg.train.patience = epochs;
+    cfg.train.lr = 3e-3;
+    cfg.folds = 3;
+    cfg
 }

@@ -1,0 +1,113 @@
+//! Class balance (paper step 4): the excess of each class beyond a target — the smallest
+//! class by default — moves to `surplus`; a class below the target takes its surplus back
+//! first. One undoable decision.
+
+use super::decide::{self, Applied};
+use crate::store::{Sample, Split, State, Store};
+use anyhow::{bail, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BalanceReport {
+    pub target: usize,
+    /// Class -> (in the data after, moved to surplus, returned from surplus).
+    pub classes: Vec<(String, usize, usize, usize)>,
+    pub applied: Option<Applied>,
+}
+
+/// In the data for balancing: labelled, not rejected/duplicate, not in the test split.
+fn in_data(s: &Sample) -> bool {
+    s.label.is_some()
+        && matches!(
+            s.state,
+            State::Unreviewed | State::Certified | State::Relabeled
+        )
+        && s.split != Some(Split::Test)
+}
+
+pub fn balance(store: &Store, target: Option<usize>, seed: u64) -> Result<BalanceReport> {
+    let classes = store.meta().classes.clone();
+    let mut data: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
+    let mut surplus: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
+    for s in store.samples_by_seq()? {
+        let Some(c) = classes
+            .iter()
+            .find(|c| s.label.as_deref() == Some(c.as_str()))
+        else {
+            continue;
+        };
+        if in_data(&s) {
+            data.entry(c).or_default().push(s);
+        } else if s.state == State::Surplus {
+            surplus.entry(c).or_default().push(s);
+        }
+    }
+    if data.is_empty() && surplus.is_empty() {
+        bail!("no labelled samples to balance");
+    }
+    let total = |c: &str| data.get(c).map_or(0, Vec::len) + surplus.get(c).map_or(0, Vec::len);
+    let target = match target {
+        Some(0) => bail!("--target must be at least 1"),
+        Some(t) => t,
+        None => classes
+            .iter()
+            .map(|c| total(c))
+            .filter(|&n| n > 0)
+            .min()
+            .unwrap_or(0),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut before, mut after, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for c in &classes {
+        let mut have = data.remove(c.as_str()).unwrap_or_default();
+        let mut parked = surplus.remove(c.as_str()).unwrap_or_default();
+        let (mut moved, mut returned) = (0, 0);
+        if have.len() > target {
+            // Park unreviewed samples before certified ones; random within each.
+            have.shuffle(&mut rng);
+            have.sort_by_key(|s| s.state != State::Unreviewed);
+            for s in have.drain(..).skip(target).collect::<Vec<_>>() {
+                let mut a = s.clone();
+                a.parked = Some(s.state);
+                a.state = State::Surplus;
+                before.push(s);
+                after.push(a);
+                moved += 1;
+            }
+            rows.push((c.clone(), target, moved, returned));
+            continue;
+        }
+        // Room in this class: surplus comes back first, certified before unreviewed.
+        parked.sort_by_key(|s| !s.parked.is_some_and(State::is_certified));
+        for s in parked.into_iter().take(target - have.len()) {
+            let mut a = s.clone();
+            a.state = s.parked.unwrap_or(State::Unreviewed);
+            a.parked = None;
+            before.push(s);
+            after.push(a);
+            returned += 1;
+        }
+        rows.push((c.clone(), have.len() + returned, moved, returned));
+    }
+    let applied = if after.is_empty() {
+        None
+    } else {
+        Some(decide::commit(
+            store,
+            "balance",
+            &before,
+            &after,
+            vec![],
+            None,
+        )?)
+    };
+    Ok(BalanceReport {
+        target,
+        classes: rows,
+        applied,
+    })
+}

@@ -1,0 +1,371 @@
+//! Human decisions on samples, and undo.
+//!
+//! Every decision is one `Store::commit`: the changed sample records and one audit-log entry
+//! holding their state before and after, written in one transaction and flushed before the
+//! call returns — so a decision the caller acknowledges survives a crash, and never half of
+//! one. Undo never erases: it writes a new entry that restores the `before` side of the
+//! latest decision not yet undone, so repeated undos walk back through history.
+
+use super::queues::{self, Queue};
+use super::rounds;
+use crate::store::{now_millis, DupLink, Id, LogEntry, Sample, Stage, State, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// What a human can decide about one sample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The current label is right.
+    Certify,
+    /// The right label is this class.
+    Relabel(String),
+    /// Junk, ambiguous or invalid: out of the data, with a reason.
+    Reject(String),
+    /// A duplicate of this (kept) sample.
+    Duplicate(Id),
+    /// Back to unreviewed with the given label (takes back a reject, a duplicate mark, ...).
+    Restore,
+}
+
+impl Decision {
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::Certify => "certify",
+            Decision::Relabel(_) => "relabel",
+            Decision::Reject(_) => "reject",
+            Decision::Duplicate(_) => "duplicate",
+            Decision::Restore => "restore",
+        }
+    }
+}
+
+/// The actions undo can revert.
+const UNDOABLE: [&str; 8] = [
+    "certify",
+    "relabel",
+    "reject",
+    "duplicate",
+    "restore",
+    "accept_page",
+    "balance",
+    "split",
+];
+
+/// The decision-relevant fields of a sample, as the log keeps them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub id: Id,
+    pub label: Option<String>,
+    pub state: State,
+    pub dup: Option<DupLink>,
+    pub reason: Option<String>,
+    pub parked: Option<State>,
+    pub split: Option<crate::store::Split>,
+    pub fold: Option<u32>,
+}
+
+impl Snapshot {
+    pub fn of(s: &Sample) -> Self {
+        Snapshot {
+            id: s.id,
+            label: s.label.clone(),
+            state: s.state,
+            dup: s.dup,
+            reason: s.reason.clone(),
+            parked: s.parked,
+            split: s.split,
+            fold: s.fold,
+        }
+    }
+
+    fn apply(&self, s: &mut Sample) {
+        s.label = self.label.clone();
+        s.state = self.state;
+        s.dup = self.dup;
+        s.reason = self.reason.clone();
+        s.parked = self.parked;
+        s.split = self.split;
+        s.fold = self.fold;
+    }
+}
+
+/// The `before`/`after` payload of a decision's log entry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub samples: Vec<Snapshot>,
+    /// Bulk accept: the exceptions left unreviewed.
+    #[serde(default)]
+    pub skipped: Vec<Id>,
+    /// Undo: the log key of the entry it reverts.
+    #[serde(default)]
+    pub undoes: Option<u64>,
+}
+
+/// What a decision call did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Applied {
+    /// Audit-log key of the entry written.
+    pub key: u64,
+    pub action: String,
+    pub samples: usize,
+}
+
+pub fn load(store: &Store, id: &Id) -> Result<Sample> {
+    store
+        .sample(id)?
+        .ok_or_else(|| anyhow!("no sample {} in the store", id.short()))
+}
+
+/// Check a class name against the store's classes.
+pub fn known_label(store: &Store, label: &str) -> Result<()> {
+    let classes = &store.meta().classes;
+    if classes.iter().any(|c| c == label) {
+        Ok(())
+    } else {
+        bail!(
+            "unknown label {label:?} (the classes are: {})",
+            classes.join(", ")
+        )
+    }
+}
+
+fn ensure_unreviewed(s: &Sample) -> Result<()> {
+    if s.state != State::Unreviewed {
+        bail!(
+            "sample {} is already {}: undo or restore it first",
+            s.id.short(),
+            s.state.name()
+        );
+    }
+    Ok(())
+}
+
+/// The sample as it is after `decision`, or why the decision does not apply.
+fn decided(store: &Store, mut s: Sample, decision: &Decision) -> Result<Sample> {
+    match decision {
+        Decision::Certify => {
+            ensure_unreviewed(&s)?;
+            if s.label.is_none() {
+                bail!(
+                    "sample {} has no label to certify: relabel it",
+                    s.id.short()
+                );
+            }
+            s.state = State::Certified;
+        }
+        Decision::Relabel(label) => {
+            ensure_unreviewed(&s)?;
+            known_label(store, label)?;
+            s.state = if s.given() == Some(label.as_str()) {
+                State::Certified
+            } else {
+                State::Relabeled
+            };
+            s.label = Some(label.clone());
+        }
+        Decision::Reject(reason) => {
+            ensure_unreviewed(&s)?;
+            if reason.trim().is_empty() {
+                bail!("a rejection needs a reason (junk, ambiguous, invalid, ...)");
+            }
+            s.state = State::Rejected;
+            s.reason = Some(reason.trim().to_string());
+        }
+        Decision::Duplicate(of) => {
+            ensure_unreviewed(&s)?;
+            if *of == s.id {
+                bail!("a sample cannot be a duplicate of itself");
+            }
+            let kept = load(store, of)?;
+            let distance = (kept.phash ^ s.phash).count_ones();
+            s.state = State::Duplicate;
+            s.dup = Some(DupLink {
+                of: *of,
+                stage: Stage::Perceptual,
+                distance,
+            });
+        }
+        Decision::Restore => {
+            if s.state == State::Unreviewed {
+                bail!("sample {} is already unreviewed", s.id.short());
+            }
+            s.state = State::Unreviewed;
+            s.label = s.given().map(str::to_string);
+            s.dup = None;
+            s.reason = None;
+            s.parked = None;
+        }
+    }
+    Ok(s)
+}
+
+/// Write the changed samples and their log entry; flushes. Then closes the round if this
+/// decided its queues.
+pub fn commit(
+    store: &Store,
+    action: &str,
+    before: &[Sample],
+    after: &[Sample],
+    skipped: Vec<Id>,
+    undoes: Option<u64>,
+) -> Result<Applied> {
+    let entry = LogEntry {
+        time: now_millis(),
+        sample: (after.len() == 1).then(|| after[0].id),
+        action: action.to_string(),
+        before: Some(serde_json::to_value(Payload {
+            samples: before.iter().map(Snapshot::of).collect(),
+            ..Payload::default()
+        })?),
+        after: Some(serde_json::to_value(Payload {
+            samples: after.iter().map(Snapshot::of).collect(),
+            skipped,
+            undoes,
+        })?),
+        round: store.latest_round()?,
+    };
+    let key = store.commit(after, &entry)?;
+    let ids: Vec<Id> = after.iter().map(|s| s.id).collect();
+    rounds::refresh(store, &ids)?;
+    Ok(Applied {
+        key,
+        action: action.to_string(),
+        samples: after.len(),
+    })
+}
+
+/// Apply one decision to one sample. Durable when it returns.
+pub fn decide(store: &Store, id: &Id, decision: &Decision) -> Result<Applied> {
+    let before = load(store, id)?;
+    let after = decided(store, before.clone(), decision)?;
+    commit(store, decision.action(), &[before], &[after], vec![], None)
+}
+
+/// Certify a page of a queue in one decision, except `exceptions` (left unreviewed and
+/// remembered as looked at, so the queue can be finished). Samples of the page that are
+/// already decided are left as they are.
+pub fn accept_page(store: &Store, queue: &str, page: &[Id], exceptions: &[Id]) -> Result<Applied> {
+    let mut q: Queue = store
+        .queue(queue)?
+        .ok_or_else(|| anyhow!("there is no {queue} queue: run `thresh rank` first"))?;
+    let members: HashSet<Id> = q.ids.iter().copied().collect();
+    if let Some(stray) = page
+        .iter()
+        .chain(exceptions)
+        .find(|id| !members.contains(*id))
+    {
+        bail!("sample {} is not in the {queue} queue", stray.short());
+    }
+    let except: HashSet<Id> = exceptions.iter().copied().collect();
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for id in page {
+        let s = load(store, id)?;
+        if except.contains(id) || s.state != State::Unreviewed || s.label.is_none() {
+            continue;
+        }
+        let mut a = s.clone();
+        a.state = State::Certified;
+        before.push(s);
+        after.push(a);
+    }
+    let skipped: Vec<Id> = exceptions
+        .iter()
+        .filter(|id| !q.skipped.contains(id))
+        .copied()
+        .collect();
+    if after.is_empty() && skipped.is_empty() {
+        bail!("nothing on this page is left to accept");
+    }
+    if !skipped.is_empty() {
+        // The queue's skip list is bookkeeping, not a decision: written first, and undo
+        // takes it back from the log entry below.
+        q.skipped.extend(skipped.iter().copied());
+        store.put_queue(queue, &q)?;
+    }
+    commit(store, "accept_page", &before, &after, skipped, None)
+}
+
+/// What undo reverted.
+#[derive(Clone, Debug, Serialize)]
+pub struct Undone {
+    pub key: u64,
+    /// Key and action of the entry reverted.
+    pub reverted: u64,
+    pub action: String,
+    pub samples: usize,
+}
+
+/// Revert the latest decision not yet undone.
+pub fn undo(store: &Store) -> Result<Undone> {
+    let mut undone = HashSet::new();
+    let mut target = None;
+    for entry in store.log_entries_rev() {
+        let (key, e) = entry?;
+        if e.action == "undo" {
+            if let Some(k) = payload(&e.after)?.undoes {
+                undone.insert(k);
+            }
+            continue;
+        }
+        if UNDOABLE.contains(&e.action.as_str()) && !undone.contains(&key) {
+            target = Some((key, e));
+            break;
+        }
+    }
+    let Some((key, entry)) = target else {
+        bail!("nothing to undo: no decision in the log");
+    };
+    let old = payload(&entry.before)?;
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for snap in &old.samples {
+        let s = load(store, &snap.id)?;
+        let mut a = s.clone();
+        snap.apply(&mut a);
+        before.push(s);
+        after.push(a);
+    }
+    let skipped = payload(&entry.after)?.skipped;
+    if !skipped.is_empty() {
+        for name in [queues::CERTIFY, queues::ACCEPT, queues::REVIEW] {
+            if let Some(mut q) = store.queue::<Queue>(name)? {
+                let n = q.skipped.len();
+                q.skipped.retain(|id| !skipped.contains(id));
+                if q.skipped.len() != n {
+                    store.put_queue(name, &q)?;
+                }
+            }
+        }
+    }
+    let applied = commit(store, "undo", &before, &after, vec![], Some(key))?;
+    Ok(Undone {
+        key: applied.key,
+        reverted: key,
+        action: entry.action,
+        samples: applied.samples,
+    })
+}
+
+fn payload(v: &Option<serde_json::Value>) -> Result<Payload> {
+    match v {
+        Some(v) => serde_json::from_value(v.clone()).context("unreadable decision in the log"),
+        None => Ok(Payload::default()),
+    }
+}
+
+/// The decisions that touched `id`, oldest first (for the UI's history panel).
+pub fn history(store: &Store, id: &Id) -> Result<Vec<(u64, LogEntry)>> {
+    let mut out = Vec::new();
+    for entry in store.log_entries() {
+        let (key, e) = entry?;
+        let touches = e.sample == Some(*id)
+            || payload(&e.after)
+                .map(|p| p.samples.iter().any(|s| s.id == *id))
+                .unwrap_or(false);
+        if touches {
+            out.push((key, e));
+        }
+    }
+    Ok(out)
+}

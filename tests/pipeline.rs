@@ -1,0 +1,385 @@
+//! The review pipeline end to end: decisions and undo, bulk accept, the simulated reviewer
+//! through real rounds, balance, dup-aware splits, versions and export, and the crash test
+//! (a child process killed with SIGKILL mid-way loses no acknowledged decision).
+
+mod common;
+
+use common::{demo_store, small, stdout, thresh};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use thresh::pipeline::decide::{self, Decision};
+use thresh::pipeline::queues::{self, Queue, ACCEPT, REVIEW};
+use thresh::pipeline::simulate::{self, Oracle, SimConfig};
+use thresh::pipeline::{balance, rounds, split, versions};
+use thresh::store::{Id, Sample, Split, State, Store};
+use thresh::train::backend::Compute;
+
+fn unreviewed(store: &Store) -> Vec<Sample> {
+    store
+        .samples_by_seq()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.state == State::Unreviewed && s.dup.is_none() && s.label.is_some())
+        .collect()
+}
+
+fn state_of(store: &Store, id: &Id) -> (State, Option<String>) {
+    let s = store.sample(id).unwrap().unwrap();
+    (s.state, s.label)
+}
+
+#[test]
+fn decisions_are_checked_logged_and_undone_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 120);
+    let open = unreviewed(&store);
+    let (a, b, c) = (open[0].id, open[1].id, open[2].id);
+    let label_b = open[1].label.clone();
+
+    // Empty log: a clear error.
+    let err = decide::undo(&store).unwrap_err().to_string();
+    assert!(err.contains("nothing to undo"), "{err}");
+
+    decide::decide(&store, &a, &Decision::Certify).unwrap();
+    decide::decide(&store, &b, &Decision::Relabel("VIII".into())).unwrap();
+    decide::decide(&store, &c, &Decision::Reject("junk".into())).unwrap();
+    assert_eq!(state_of(&store, &a).0, State::Certified);
+    let relabeled = state_of(&store, &b);
+    assert_eq!(relabeled.1.as_deref(), Some("VIII"));
+    assert_eq!(
+        store.sample(&c).unwrap().unwrap().reason.as_deref(),
+        Some("junk")
+    );
+
+    // Bad input: clear errors, nothing changed.
+    let before: Vec<Sample> = store.samples_by_seq().unwrap();
+    let e = decide::decide(&store, &open[3].id, &Decision::Relabel("XI".into()));
+    assert!(e.unwrap_err().to_string().contains("unknown label \"XI\""));
+    let e = decide::decide(&store, &a, &Decision::Certify);
+    assert!(e.unwrap_err().to_string().contains("already certified"));
+    let e = decide::decide(&store, &Id([9; 32]), &Decision::Certify);
+    assert!(e.unwrap_err().to_string().contains("no sample"));
+    assert_eq!(store.samples_by_seq().unwrap(), before);
+
+    // Undo walks back: reject, then relabel, then certify.
+    assert_eq!(decide::undo(&store).unwrap().action, "reject");
+    assert_eq!(state_of(&store, &c).0, State::Unreviewed);
+    assert_eq!(decide::undo(&store).unwrap().action, "relabel");
+    assert_eq!(state_of(&store, &b), (State::Unreviewed, label_b));
+    assert_eq!(decide::undo(&store).unwrap().action, "certify");
+    assert_eq!(state_of(&store, &a).0, State::Unreviewed);
+    assert!(decide::undo(&store).is_err());
+    // The log keeps everything: 3 decisions + 3 undos.
+    let actions: Vec<String> = store
+        .log_entries()
+        .map(|e| e.unwrap().1.action)
+        .filter(|a| ["certify", "relabel", "reject", "undo"].contains(&a.as_str()))
+        .collect();
+    assert_eq!(actions.len(), 6);
+    assert_eq!(decide::history(&store, &b).unwrap().len(), 2);
+
+    // The CLI speaks the same calls, by path.
+    let path = store.sample(&a).unwrap().unwrap().sources[0].path.clone();
+    let dir = store.dir().to_path_buf();
+    drop(store);
+    let store_arg = dir.display().to_string();
+    let o = thresh(
+        tmp.path(),
+        &["--store", &store_arg, "decide", &path, "relabel", "XII"],
+    );
+    assert!(!o.status.success());
+    assert!(common::stderr(&o).contains("unknown label"));
+    let o = thresh(
+        tmp.path(),
+        &["--store", &store_arg, "decide", &path, "certify"],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = thresh(
+        tmp.path(),
+        &["--store", &store_arg, "decide", "/no/such.png", "certify"],
+    );
+    assert!(common::stderr(&o).contains("no sample with path"));
+    let o = thresh(tmp.path(), &["--store", &store_arg, "--json", "undo"]);
+    assert!(
+        stdout(&o).contains("\"action\":\"certify\""),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_simulated_reviewer_runs_whole_rounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 500);
+    let oracle = Oracle::load(&tmp.path().join("demo/truth.csv")).unwrap();
+    let (_, total) = rounds::validated(&store).unwrap();
+    let (k, l) = rounds::scaled_k_l(total);
+    let cfg = SimConfig {
+        rounds: 3,
+        seed_set: 100,
+        k,
+        l,
+        page: 50,
+        run: small(10, 12),
+        seed: 7,
+    };
+    let never = AtomicBool::new(false);
+    let r =
+        simulate::simulate(&store, &oracle, &Compute::cpu(), &cfg, &mut |_| {}, &never).unwrap();
+    eprintln!("{}", rounds::render_table(&r.rounds));
+    eprintln!("{:?}", r.flags);
+    assert_eq!(r.rounds.len(), 3);
+    for row in &r.rounds {
+        // Every round's queues were decided, so every round is closed with its figures.
+        let acc = row.pipeline_accuracy.expect("round closed");
+        assert!(acc > 0.6, "round {} pipeline accuracy {acc:.2}", row.round);
+    }
+    assert!(r.rounds[2].validated_ratio.unwrap() > r.rounds[0].validated_ratio.unwrap());
+    // A tiny network on 500 images: a safe bound well under the full demo's figure.
+    assert!(r.flags.recall > 0.5, "found {:?}", r.flags);
+    assert!(r.flags.review_precision > 0.3, "{:?}", r.flags);
+}
+
+#[test]
+fn bulk_accept_with_exceptions_closes_a_round_and_undo_reopens_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, truth) = demo_store(tmp.path(), 300);
+    let seed = rounds::seed_set(&store, 60, 1).unwrap();
+    // Stratified: the seed set spans the classes.
+    let labels: HashSet<String> = seed
+        .ids
+        .iter()
+        .filter_map(|id| store.sample(id).unwrap().unwrap().label)
+        .collect();
+    assert!(labels.len() >= 8, "{labels:?}");
+    decide::accept_page(&store, queues::CERTIFY, &seed.ids, &[]).unwrap();
+    let _ = truth;
+    let never = AtomicBool::new(false);
+    let (rec, rank) = rounds::train_round(
+        &store,
+        &Compute::cpu(),
+        &small(10, 3),
+        20,
+        10,
+        &mut |_| {},
+        &never,
+    )
+    .unwrap();
+    // A 3-epoch model disputes plenty: the review queue is full.
+    assert_eq!((rank.accept, rank.review), (20, 10), "{rank:?}");
+    assert!(rec.review.is_none());
+    let accept: Queue = store.queue(ACCEPT).unwrap().unwrap();
+    let review: Queue = store.queue(REVIEW).unwrap().unwrap();
+    let exceptions = [accept.ids[0], accept.ids[1]];
+    decide::accept_page(&store, ACCEPT, &accept.ids, &exceptions).unwrap();
+    assert_eq!(state_of(&store, &accept.ids[0]).0, State::Unreviewed);
+    assert_eq!(state_of(&store, &accept.ids[5]).0, State::Certified);
+    for id in &review.ids[..9] {
+        decide::decide(&store, id, &Decision::Reject("ambiguous".into())).unwrap();
+    }
+    let round = |store: &Store| {
+        store
+            .round::<thresh::train::RoundRecord>(rec.round)
+            .unwrap()
+            .unwrap()
+    };
+    assert!(round(&store).review.is_none(), "one review sample is left");
+    decide::decide(&store, &review.ids[9], &Decision::Certify).unwrap();
+    let stats = round(&store).review.expect("closed");
+    assert_eq!((stats.accepted, stats.corrected), (18, 9));
+    assert!((stats.pipeline_accuracy - 27.0 / 30.0).abs() < 1e-6);
+    // Undo reopens the round; the table shows it open.
+    decide::undo(&store).unwrap();
+    assert!(round(&store).review.is_none());
+    let table = rounds::table(&store).unwrap();
+    assert_eq!(table.len(), 1);
+    assert!(table[0].pipeline_accuracy.is_none());
+    // Undoing the bulk accept (after the rejects) restores the page and the exceptions.
+    for _ in 0..9 {
+        assert_eq!(decide::undo(&store).unwrap().action, "reject");
+    }
+    let u = decide::undo(&store).unwrap();
+    assert_eq!((u.action.as_str(), u.samples), ("accept_page", 18));
+    assert_eq!(state_of(&store, &accept.ids[5]).0, State::Unreviewed);
+    let accept: Queue = store.queue(ACCEPT).unwrap().unwrap();
+    assert!(accept.skipped.is_empty());
+}
+
+#[test]
+fn balance_split_version_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 300);
+    // Make class I the largest by far: relabel 15 samples of other classes to I.
+    let mut moved = 0;
+    for s in unreviewed(&store) {
+        if moved < 15 && s.label.as_deref() != Some("I") {
+            decide::decide(&store, &s.id, &Decision::Relabel("I".into())).unwrap();
+            moved += 1;
+        }
+    }
+    let count = |store: &Store, label: &str, state: State| {
+        store
+            .samples()
+            .map(|s| s.unwrap())
+            .filter(|s| s.label.as_deref() == Some(label) && s.state == state)
+            .count()
+    };
+    let r = balance::balance(&store, None, 1).unwrap();
+    for (_, n, _, _) in &r.classes {
+        assert!(*n <= r.target);
+    }
+    assert!(count(&store, "I", State::Surplus) >= 15);
+    // Surplus returns first when the class has room again.
+    let r2 = balance::balance(&store, Some(r.target + 3), 1).unwrap();
+    let back: usize = r2.classes.iter().map(|c| c.3).sum();
+    assert!(back > 0);
+    assert!(decide::undo(&store).unwrap().action == "balance");
+
+    // Duplicate groups never straddle splits, so after dedup nothing leaks.
+    let report = split::split(&store, 0.2, 4, 3).unwrap();
+    let samples = store.samples_by_seq().unwrap();
+    let in_data = samples
+        .iter()
+        .filter(|s| s.state != State::Rejected)
+        .count();
+    assert_eq!(report.test + report.folds.iter().sum::<usize>(), in_data);
+    assert!((report.test as f64 - 0.2 * in_data as f64).abs() < 12.0);
+    let mut place_of_group = std::collections::HashMap::new();
+    for s in &samples {
+        if let Some(g) = s.group {
+            let p = (s.split, s.fold);
+            assert_eq!(
+                *place_of_group.entry(g).or_insert(p),
+                p,
+                "group {g} straddles"
+            );
+        }
+    }
+    assert!(report.leaks.is_empty(), "{:?}", report.leaks);
+    let test_ids: Vec<Id> = samples
+        .iter()
+        .filter(|s| s.split == Some(Split::Test))
+        .map(|s| s.id)
+        .collect();
+    // Splitting again keeps the test split as it was.
+    split::split(&store, 0.2, 4, 99).unwrap();
+    let again: Vec<Id> = store
+        .samples_by_seq()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.split == Some(Split::Test))
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(test_ids, again);
+
+    let v = versions::freeze(&store, "v1").unwrap();
+    assert!(versions::freeze(&store, "v1").is_err());
+    let out = tmp.path().join("out");
+    let e = versions::export(&store, &out, Some("v1")).unwrap();
+    assert_eq!(e.files, v.entries.len());
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    let mut lines = manifest.lines();
+    assert_eq!(lines.next(), Some("path,label,split,fold,state,origin"));
+    let first = lines.next().unwrap();
+    let rel = first.split(',').next().unwrap();
+    assert!(out.join(rel).is_file(), "{rel}");
+    assert!(
+        rel.starts_with("test/") || rel.starts_with("fold-"),
+        "{rel}"
+    );
+    let img = image::open(out.join(rel)).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+    assert!(versions::export(&store, &out, Some("nope"))
+        .unwrap_err()
+        .to_string()
+        .contains("no version \"nope\""));
+}
+
+/// Child half of the crash test: applies decisions to the store named in the environment
+/// and prints each one's id after the call returned (= acknowledged).
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("THRESH_CRASH_STORE") else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir)).unwrap();
+    let classes = store.meta().classes.clone();
+    for (i, s) in unreviewed(&store).iter().take(1000).enumerate() {
+        let d = match i % 3 {
+            0 => Decision::Certify,
+            1 => Decision::Relabel(classes[i % classes.len()].clone()),
+            _ => Decision::Reject("junk".into()),
+        };
+        decide::decide(&store, &s.id, &d).unwrap();
+        println!("ACK {} {}", s.id, i % 3);
+    }
+    println!("DONE");
+}
+
+#[test]
+fn decisions_acknowledged_before_sigkill_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 1100);
+    let dir = store.dir().to_path_buf();
+    drop(store);
+    // Kill after a seeded-random number of acknowledgements.
+    let kill_after = 150 + (std::process::id() as usize * 7919) % 500;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env("THRESH_CRASH_STORE", &dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("ACK ") {
+            let mut it = rest.split(' ');
+            let id = Id::from_hex(it.next().unwrap()).unwrap();
+            let kind: usize = it.next().unwrap().parse().unwrap();
+            acked.push((id, kind));
+            if acked.len() == kill_after {
+                child.kill().unwrap(); // SIGKILL on Unix
+                break;
+            }
+        }
+    }
+    child.wait().unwrap();
+    assert_eq!(acked.len(), kill_after, "the child ended early");
+    let store = Store::open(&dir).expect("the store reopens after SIGKILL");
+    for (id, kind) in &acked {
+        let s = store.sample(id).unwrap().expect("sample present");
+        let want = [State::Certified, State::Relabeled, State::Rejected][*kind];
+        let ok = s.state == want || (*kind == 1 && s.state == State::Certified);
+        assert!(
+            ok,
+            "acknowledged decision on {} lost: {:?}",
+            id.short(),
+            s.state
+        );
+    }
+    // Consistent: every decided sample has its log entry, and undo still works.
+    let logged: HashSet<Id> = store
+        .log_entries()
+        .map(|e| e.unwrap().1)
+        .filter_map(|e| e.sample)
+        .collect();
+    for s in store.samples() {
+        let s = s.unwrap();
+        if matches!(
+            s.state,
+            State::Certified | State::Relabeled | State::Rejected
+        ) {
+            assert!(
+                logged.contains(&s.id),
+                "{} decided without a log entry",
+                s.id.short()
+            );
+        }
+    }
+    decide::undo(&store).unwrap();
+}
