@@ -13,3 +13,4 @@ pub mod model;
 pub mod pipeline;
 pub mod store;
 pub mod train;
+pub mod tui;

@@ -157,10 +157,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        println!(
-            "thresh: the review UI is not built yet. Try:\n  thresh demo --no-tui\n  thresh stats\n  thresh dups --csv dups.csv\n  thresh --help"
-        );
-        return Ok(());
+        return open_ui(Store::open(&cli.store)?, cli.backend);
     };
     match command {
         Command::Demo {
@@ -168,7 +165,13 @@ pub fn run(cli: Cli) -> Result<()> {
             n,
             seed,
             no_tui,
-        } => cmd_demo(&cli.store, cli.json, DemoConfig { out, n, seed }, no_tui),
+        } => cmd_demo(
+            &cli.store,
+            cli.json,
+            DemoConfig { out, n, seed },
+            no_tui,
+            cli.backend,
+        ),
         Command::Import {
             path,
             format,
@@ -276,7 +279,23 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn cmd_demo(store_dir: &Path, json: bool, cfg: DemoConfig, no_tui: bool) -> Result<()> {
+/// The review UI, on the backend chosen once here (a missing GPU is a notice, not an error).
+fn open_ui(store: Store, backend: BackendChoice) -> Result<()> {
+    anyhow::ensure!(
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        "the review UI needs a terminal: run `thresh` in one, or use a subcommand (`thresh --help`)"
+    );
+    let compute = crate::train::backend::select(backend)?;
+    crate::tui::run(store, compute)
+}
+
+fn cmd_demo(
+    store_dir: &Path,
+    json: bool,
+    cfg: DemoConfig,
+    no_tui: bool,
+    backend: BackendChoice,
+) -> Result<()> {
     let report = demo::generate(&cfg)?;
     let mut store = Store::open_or_create(store_dir, &StoreSettings::default())?;
     store.add_classes(demo::CLASSES)?;
@@ -303,11 +322,11 @@ fn cmd_demo(store_dir: &Path, json: bool, cfg: DemoConfig, no_tui: bool) -> Resu
         print_dedup(&dedup, false)?;
     }
     if !no_tui && !json {
-        println!(
-            "The review UI is not built yet. Next steps:\n  thresh --store {} stats\n  thresh --store {} dups --csv dups.csv",
-            store_dir.display(),
-            store_dir.display()
-        );
+        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!("(not a terminal: the review UI opens with `thresh` in one)");
+            return Ok(());
+        }
+        return open_ui(store, backend);
     }
     Ok(())
 }

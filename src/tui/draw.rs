@@ -1,0 +1,754 @@
+//! Drawing: one function per screen and overlay, all from `App` state. Nothing here writes
+//! to the store.
+
+use super::app::{App, InputPurpose, Overlay, Screen, MENU, SCREENS};
+use super::keymap::Action;
+use super::thumb;
+use crate::augment::{self, AugmentConfig, Img};
+use crate::pipeline::decide;
+use crate::pipeline::rounds;
+use crate::store::State;
+use rand::SeedableRng;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Borders, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
+};
+use ratatui::Frame;
+
+/// Grid cell: a 16x8-cell thumbnail (a 32x32 image at half resolution) and two text lines.
+pub const THUMB_COLS: u16 = 16;
+pub const THUMB_ROWS: u16 = 8;
+const CELL_W: u16 = THUMB_COLS + 2;
+const CELL_H: u16 = THUMB_ROWS + 2;
+
+fn state_color(s: State) -> Color {
+    match s {
+        State::Unreviewed => Color::White,
+        State::Certified => Color::Green,
+        State::Relabeled => Color::Yellow,
+        State::Rejected => Color::Red,
+        State::Duplicate => Color::Magenta,
+        State::Surplus => Color::Blue,
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &mut App) {
+    app.preview = None;
+    let [header, tabs, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    draw_header(f, app, header);
+    draw_tabs(f, app, tabs);
+    match app.screen {
+        Screen::Queues => draw_queues(f, app, body),
+        Screen::Sample => draw_sample(f, app, body),
+        Screen::Training => draw_training(f, app, body),
+        Screen::Data => draw_data(f, app, body),
+        Screen::Rounds => draw_rounds(f, app, body),
+    }
+    f.render_widget(
+        Paragraph::new(app.status.as_str()).style(Style::default().fg(Color::Cyan)),
+        status,
+    );
+    draw_footer(f, app, footer);
+    match &app.overlay {
+        Some(Overlay::Help) => draw_help(f, app),
+        Some(Overlay::Menu { selected }) => draw_list(f, "Menu", &MENU, *selected),
+        Some(Overlay::Picker { selected }) => {
+            let classes: Vec<&str> = app
+                .store
+                .meta()
+                .classes
+                .iter()
+                .map(String::as_str)
+                .collect();
+            draw_list(f, "Relabel to", &classes, *selected)
+        }
+        Some(Overlay::Input { purpose, text }) => {
+            let title = match purpose {
+                InputPurpose::Filter => "Filter (label, state or path; empty clears)",
+                InputPurpose::VersionName => "Version name",
+            };
+            let area = centered(f.area(), 50, 3);
+            f.render_widget(Clear, area);
+            f.render_widget(
+                Paragraph::new(format!("{text}▏"))
+                    .block(Block::default().borders(Borders::ALL).title(title)),
+                area,
+            );
+        }
+        None => {}
+    }
+}
+
+fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+    let (total, certified, unreviewed) = app.header;
+    let round = app
+        .store
+        .latest_round()
+        .ok()
+        .flatten()
+        .map_or("—".to_string(), |r| r.to_string());
+    let job = if app.job.running {
+        format!(
+            " │ training: epoch {}/{} {:.0}%",
+            app.job.epoch,
+            app.job.epochs,
+            progress(app) * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let text = format!(
+        " thresh │ {} │ {} │ round {round} │ {total} samples · {certified} certified · {unreviewed} unreviewed{job}",
+        app.store.dir().display(),
+        app.backend
+    );
+    f.render_widget(
+        Paragraph::new(text).style(Style::default().bg(Color::Blue).fg(Color::White)),
+        area,
+    );
+}
+
+fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
+    let mut spans = Vec::new();
+    for s in SCREENS {
+        let style = if s == app.screen {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {} ", s.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    let k = |a| app.keymap.key_for(a);
+    let keys: Vec<(String, &str)> = match app.screen {
+        Screen::Queues | Screen::Sample => vec![
+            (k(Action::Accept), "accept"),
+            (k(Action::Mark), "mark"),
+            (k(Action::Reject), "reject"),
+            (k(Action::Suggestion), "suggestion"),
+            ("1-0".into(), "relabel"),
+            (k(Action::Undo), "undo"),
+            (k(Action::Open), "open"),
+            (k(Action::NextQueue), "queue"),
+            (k(Action::Sort), "sort"),
+            (k(Action::Filter), "filter"),
+            (k(Action::Menu), "menu"),
+            (k(Action::Help), "help"),
+            (k(Action::Quit), "quit"),
+        ],
+        _ => vec![
+            (k(Action::NextScreen), "screen"),
+            (k(Action::Menu), "menu"),
+            (k(Action::Cancel), "cancel job"),
+            (k(Action::Undo), "undo"),
+            (k(Action::Help), "help"),
+            (k(Action::Quit), "quit"),
+        ],
+    };
+    let spans: Vec<Span> = keys
+        .iter()
+        .flat_map(|(key, what)| {
+            [
+                Span::styled(key.clone(), Style::default().add_modifier(Modifier::BOLD)),
+                Span::raw(format!(" {what}  ")),
+            ]
+        })
+        .collect();
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn progress(app: &App) -> f64 {
+    let j = &app.job;
+    if j.epochs == 0 || j.steps == 0 {
+        return 0.0;
+    }
+    ((j.epoch.saturating_sub(1) as f64 + j.step as f64 / j.steps as f64) / j.epochs as f64)
+        .clamp(0.0, 1.0)
+}
+
+fn draw_queues(f: &mut Frame, app: &mut App, area: Rect) {
+    let [title, grid] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let q = &app.queues;
+    let mut t = format!(
+        " queue: {} — {} shown, {} unreviewed · sort: {}",
+        q.name(),
+        q.shown.len(),
+        q.pending(),
+        q.sort.name()
+    );
+    if !q.filter.is_empty() {
+        t.push_str(&format!(" · filter: {}", q.filter));
+    }
+    if !q.marked.is_empty() {
+        t.push_str(&format!(" · {} marked", q.marked.len()));
+    }
+    f.render_widget(
+        Paragraph::new(t).style(Style::default().add_modifier(Modifier::BOLD)),
+        title,
+    );
+    if q.shown.is_empty() {
+        let hint = match q.name() {
+            "certify" => "Nothing to certify. Press m and draw a seed set.",
+            "accept" | "review" => "Empty. Press m to train a round (it fills this queue).",
+            _ => "Nothing here.",
+        };
+        f.render_widget(Paragraph::new(hint), grid);
+        return;
+    }
+    if q.list {
+        draw_list_view(f, app, grid);
+    } else {
+        draw_grid(f, app, grid);
+    }
+}
+
+fn draw_grid(f: &mut Frame, app: &mut App, area: Rect) {
+    let cols = (area.width / CELL_W).max(1) as usize;
+    let rows = (area.height / CELL_H).max(1) as usize;
+    let per_page = cols * rows;
+    let first = (app.queues.cursor / per_page) * per_page;
+    app.grid_cols_drawn = cols;
+    app.page_cells = per_page;
+    app.page_first = first;
+    let side = app.store.meta().size as usize;
+    let channels = app.store.meta().channels as usize;
+    let palette = app.palette;
+    for slot in 0..per_page {
+        let Some(&idx) = app.queues.shown.get(first + slot) else {
+            break;
+        };
+        let x = area.x + (slot % cols) as u16 * CELL_W;
+        let y = area.y + (slot / cols) as u16 * CELL_H;
+        let cell = Rect::new(
+            x,
+            y,
+            CELL_W.min(area.right() - x),
+            CELL_H.min(area.bottom() - y),
+        );
+        let item = &app.queues.items[idx];
+        let id = item.sample.id;
+        let thumb = app.cache.get_or(id, THUMB_COLS, THUMB_ROWS, || {
+            thumb::render(
+                &item.pixels,
+                side,
+                channels,
+                THUMB_COLS,
+                THUMB_ROWS,
+                palette,
+            )
+        });
+        thumb.draw(
+            Rect::new(cell.x + 1, cell.y, THUMB_COLS, THUMB_ROWS),
+            f.buffer_mut(),
+        );
+        let selected = first + slot == app.queues.cursor;
+        let marked = app.queues.marked.contains(&id);
+        let s = &item.sample;
+        let label = s.label.as_deref().unwrap_or("?");
+        let mut line1 = format!("{}{label}", if marked { "✗ " } else { "" });
+        if let Some(sc) = &item.score {
+            if sc.suggested != label {
+                line1.push_str(&format!(" → {}", sc.suggested));
+            }
+        }
+        let line2 = match &item.score {
+            Some(sc) => format!("loss {:.2}", sc.loss),
+            None => s.state.name().to_string(),
+        };
+        let mut style = Style::default().fg(state_color(s.state));
+        if selected {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        if marked {
+            style = style.add_modifier(Modifier::CROSSED_OUT);
+        }
+        let text_area =
+            Rect::new(cell.x + 1, cell.y + THUMB_ROWS, THUMB_COLS, 2).intersection(area);
+        f.render_widget(
+            Paragraph::new(vec![
+                Line::styled(format!("{line1:<16}"), style),
+                Line::styled(line2, Style::default().fg(Color::DarkGray)),
+            ]),
+            text_area,
+        );
+    }
+}
+
+fn draw_list_view(f: &mut Frame, app: &mut App, area: Rect) {
+    let height = area.height.saturating_sub(1).max(1) as usize;
+    let first = (app.queues.cursor / height) * height;
+    app.grid_cols_drawn = 1;
+    app.page_cells = height;
+    app.page_first = first;
+    let q = &app.queues;
+    let rows: Vec<Row> = q
+        .shown
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(pos, &i)| {
+            let it = &q.items[i];
+            let s = &it.sample;
+            let sc = it.score.as_ref();
+            let num = |v: Option<f32>| v.map_or("—".into(), |v| format!("{v:.3}"));
+            let mut style = Style::default().fg(state_color(s.state));
+            if pos == q.cursor {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Row::new(vec![
+                if q.marked.contains(&s.id) { "✗" } else { " " }.to_string(),
+                s.state.name().to_string(),
+                s.label.clone().unwrap_or_default(),
+                sc.map_or(String::new(), |s| s.suggested.clone()),
+                num(sc.map(|s| s.loss)),
+                num(sc.map(|s| s.margin)),
+                num(sc.map(|s| s.el2n)),
+                sc.map_or("—".into(), |s| s.forgetting.to_string()),
+                s.sources
+                    .first()
+                    .map(|p| p.path.clone())
+                    .unwrap_or_default(),
+            ])
+            .style(style)
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(10),
+        Constraint::Length(6),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Min(10),
+    ];
+    f.render_widget(
+        Table::new(rows, widths).header(
+            Row::new(vec![
+                "",
+                "state",
+                "label",
+                "suggested",
+                "loss",
+                "margin",
+                "EL2N",
+                "forget",
+                "path",
+            ])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+        ),
+        area,
+    );
+}
+
+fn draw_sample(f: &mut Frame, app: &mut App, area: Rect) {
+    let Some(item) = app.queues.current().cloned() else {
+        f.render_widget(Paragraph::new("No sample selected (Queues screen)."), area);
+        return;
+    };
+    let side = app.store.meta().size as usize;
+    let channels = app.store.meta().channels as usize;
+    // Largest whole-cell rendering that fits: 32x16 cells for a 32x32 image at full size.
+    let cols = (area.width / 2)
+        .min(area.height.saturating_sub(6) * 2)
+        .clamp(8, 64);
+    let rows = cols / 2;
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(cols + 2), Constraint::Min(20)]).areas(area);
+    let big = thumb::render(&item.pixels, side, channels, cols, rows, app.palette);
+    big.draw(
+        Rect::new(left.x + 1, left.y, cols, rows).intersection(left),
+        f.buffer_mut(),
+    );
+    app.preview = Some(Rect::new(left.x + 1, left.y, cols, rows).intersection(left));
+    // Augmentation preview: four augmented copies at thumbnail size.
+    let img = Img::from_u8(&item.pixels, side, channels);
+    let cfg = AugmentConfig::default();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(item.sample.seq);
+    let aug_y = left.y + rows + 1;
+    if aug_y + 4 <= left.bottom() {
+        f.render_widget(
+            Paragraph::new("augmentations:"),
+            Rect::new(left.x + 1, aug_y, left.width.saturating_sub(1), 1),
+        );
+        let small = (cols / 4).saturating_sub(1).max(4);
+        for i in 0..4u16 {
+            let a = augment::augment(&img, &cfg, &mut rng).to_u8();
+            let t = thumb::render(&a, side, channels, small, small / 2, app.palette);
+            let r = Rect::new(left.x + 1 + i * (small + 1), aug_y + 1, small, small / 2);
+            t.draw(r.intersection(left), f.buffer_mut());
+        }
+    }
+    let s = &item.sample;
+    let mut lines = vec![
+        Line::from(format!("id        {}", s.id.short())),
+        Line::from(format!("state     {}", s.state.name())),
+        Line::from(format!(
+            "label     {}   (given {})",
+            s.label.as_deref().unwrap_or("—"),
+            s.given().unwrap_or("—")
+        )),
+    ];
+    if let Some(r) = &s.reason {
+        lines.push(Line::from(format!("reason    {r}")));
+    }
+    if let Some(sc) = &item.score {
+        lines.push(Line::from(format!(
+            "suggested {} (p {:.2})",
+            sc.suggested, sc.probability
+        )));
+        lines.push(Line::from(format!(
+            "loss {:.3}  margin {:.3}  EL2N {:.3}  forgetting {}",
+            sc.loss, sc.margin, sc.el2n, sc.forgetting
+        )));
+    }
+    if let Some(d) = &s.dup {
+        lines.push(Line::from(format!(
+            "duplicate of {} ({}, distance {})",
+            d.of.short(),
+            d.stage.name(),
+            d.distance
+        )));
+    }
+    lines.push(Line::from(format!(
+        "size      {}x{} before normalising",
+        s.width, s.height
+    )));
+    for src in &s.sources {
+        lines.push(Line::from(format!(
+            "source    {} [{}]",
+            src.path,
+            src.given.as_deref().unwrap_or("unlabelled")
+        )));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        "history",
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    match decide::history(&app.store, &s.id) {
+        Ok(h) if h.is_empty() => lines.push(Line::from("  no decisions yet")),
+        Ok(h) => {
+            for (key, e) in h.iter().rev().take(8) {
+                lines.push(Line::from(format!(
+                    "  #{key} {} (round {})",
+                    e.action,
+                    e.round.map_or("—".into(), |r| r.to_string())
+                )))
+            }
+        }
+        Err(e) => lines.push(Line::from(format!("  unreadable: {e}"))),
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::LEFT)),
+        right,
+    );
+}
+
+fn draw_training(f: &mut Frame, app: &App, area: Rect) {
+    let j = &app.job;
+    let [info, gauge, batch, charts] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let state = if j.running {
+        "running"
+    } else if j.id.is_some() {
+        "finished"
+    } else {
+        "no job yet — m, then \"Train a round\""
+    };
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(format!("backend   {}", app.backend)),
+            Line::from(format!("job       {state}: {}", j.stage)),
+            Line::from(format!(
+                "loss {:.3}   {:.0} samples/s   elapsed {:.0}s   ETA {:.0}s",
+                j.loss, j.samples_per_sec, j.elapsed_s, j.eta_s
+            )),
+            Line::from(j.outcome.clone()),
+        ]),
+        info,
+    );
+    f.render_widget(
+        Gauge::default()
+            .gauge_style(Style::default().fg(Color::Green))
+            .ratio(progress(app))
+            .label(format!("epoch {}/{}", j.epoch, j.epochs)),
+        gauge,
+    );
+    let batch_ratio = if j.steps == 0 {
+        0.0
+    } else {
+        (j.step as f64 / j.steps as f64).clamp(0.0, 1.0)
+    };
+    f.render_widget(
+        Gauge::default()
+            .gauge_style(Style::default().fg(Color::Cyan))
+            .ratio(batch_ratio)
+            .label(format!("batch {}/{}", j.step, j.steps)),
+        batch,
+    );
+    let [loss, acc] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
+    let loss_data: Vec<u64> = j.history.iter().map(|h| (h.0 * 1000.0) as u64).collect();
+    let val_data: Vec<u64> = j.history.iter().map(|h| (h.2 * 1000.0) as u64).collect();
+    let last = |i: usize| {
+        j.history
+            .last()
+            .map_or("—".into(), |h| format!("{:.3}", [h.0, h.1, h.2][i]))
+    };
+    f.render_widget(
+        Sparkline::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!("train loss per epoch (last {})", last(0))),
+            )
+            .data(&loss_data)
+            .style(Style::default().fg(Color::Yellow)),
+        loss,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().borders(Borders::ALL).title(format!(
+                "val accuracy per epoch (last {}, train {})",
+                last(2),
+                last(1)
+            )))
+            .data(&val_data)
+            .max(1000)
+            .style(Style::default().fg(Color::Green)),
+        acc,
+    );
+}
+
+fn draw_data(f: &mut Frame, app: &App, area: Rect) {
+    let classes = app.store.meta().classes.clone();
+    let mut in_data = vec![0u64; classes.len()];
+    let mut surplus = 0;
+    let mut states = std::collections::BTreeMap::new();
+    let mut splits = std::collections::BTreeMap::new();
+    for s in app.store.samples().flatten() {
+        *states.entry(s.state.name().to_string()).or_insert(0usize) += 1;
+        if s.state == State::Surplus {
+            surplus += 1;
+        }
+        if matches!(
+            s.state,
+            State::Unreviewed | State::Certified | State::Relabeled
+        ) {
+            if let Some(i) = classes.iter().position(|c| Some(c) == s.label.as_ref()) {
+                in_data[i] += 1;
+            }
+            *splits
+                .entry(crate::pipeline::split::place(s.split, s.fold))
+                .or_insert(0usize) += 1;
+        }
+    }
+    let [bars, text] = Layout::vertical([Constraint::Min(5), Constraint::Length(4)]).areas(area);
+    let group: Vec<Bar> = classes
+        .iter()
+        .zip(&in_data)
+        .map(|(c, &n)| Bar::default().label(Line::from(c.clone())).value(n))
+        .collect();
+    let width = ((bars.width.saturating_sub(2)) / classes.len().max(1) as u16).clamp(3, 8) - 1;
+    f.render_widget(
+        BarChart::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title("class balance (samples in the data)"),
+            )
+            .data(BarGroup::default().bars(&group))
+            .bar_width(width)
+            .bar_gap(1),
+        bars,
+    );
+    let fmt = |m: &std::collections::BTreeMap<_, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(format!("states: {}", fmt(&states))),
+            Line::from(format!("splits: {}", fmt(&splits))),
+            Line::from(format!("surplus: {surplus}")),
+        ])
+        .wrap(Wrap { trim: true }),
+        text,
+    );
+}
+
+fn draw_rounds(f: &mut Frame, app: &App, area: Rect) {
+    let rows = rounds::table(&app.store).unwrap_or_default();
+    let pct = |v: Option<f32>| v.map_or("—".to_string(), |v| format!("{:.0}%", v * 100.0));
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                r.round.to_string(),
+                r.train.to_string(),
+                r.val.to_string(),
+                pct(Some(r.train_acc)),
+                pct(Some(r.val_acc)),
+                pct(r.pipeline_accuracy),
+                pct(r.validated_ratio),
+                format!("{:.2}", r.epoch_secs),
+            ])
+        })
+        .collect();
+    let widths = [Constraint::Length(9); 8];
+    f.render_widget(
+        Table::new(body, widths)
+            .header(
+                Row::new(vec![
+                    "round",
+                    "train",
+                    "val",
+                    "train acc",
+                    "val acc",
+                    "pipeline",
+                    "validated",
+                    "epoch s",
+                ])
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+            )
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title("Rounds (Table 1): pipeline = flags the human confirmed"),
+            ),
+        area,
+    );
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_list(f: &mut Frame, title: &str, items: &[&str], selected: usize) {
+    let area = centered(f.area(), 56, items.len() as u16 + 2);
+    f.render_widget(Clear, area);
+    let lines: Vec<Line> = items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let style = if i == selected {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            Line::styled(format!(" {t}"), style)
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!("{title} (↑↓ enter, esc)")),
+        ),
+        area,
+    );
+}
+
+fn draw_help(f: &mut Frame, app: &App) {
+    let k = |a| app.keymap.key_for(a);
+    let rows = [
+        (
+            format!(
+                "{} {} {} {}",
+                k(Action::Left),
+                k(Action::Down),
+                k(Action::Up),
+                k(Action::Right)
+            ),
+            "move",
+        ),
+        (
+            k(Action::Mark),
+            "mark an exception (left out of a bulk accept)",
+        ),
+        (
+            k(Action::Accept),
+            "accept the page (certify, accept queues) / certify",
+        ),
+        (k(Action::Reject), "reject as junk"),
+        (k(Action::Suggestion), "take the model's suggested label"),
+        ("1-9, 0".into(), "relabel to class 1..10"),
+        (k(Action::Picker), "relabel with a picker"),
+        (
+            k(Action::Undo),
+            "undo the latest decision (again: the one before)",
+        ),
+        (k(Action::Open), "open the sample / back"),
+        (k(Action::Filter), "filter by label, state or path"),
+        (
+            k(Action::Sort),
+            "sort: queue, loss, margin, EL2N, forgetting",
+        ),
+        (k(Action::View), "grid / list"),
+        (
+            format!("{} {}", k(Action::PrevQueue), k(Action::NextQueue)),
+            "previous / next queue",
+        ),
+        (k(Action::NextScreen), "next screen"),
+        (
+            k(Action::Menu),
+            "menu: train, rank, seed set, dedup, balance, split, version",
+        ),
+        (k(Action::Cancel), "cancel the running job"),
+        (k(Action::Quit), "quit"),
+    ];
+    let lines: Vec<Line> = rows
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{key:>12}  "),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let area = centered(f.area(), 76, lines.len() as u16 + 2);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title("Keys (any key closes)"),
+        ),
+        area,
+    );
+}

@@ -1,0 +1,137 @@
+//! The terminal review UI (ratatui + crossterm). `app` holds the state and handles events,
+//! `draw` renders it, `queues` is the Queues screen's model, `thumb` draws images in cells,
+//! `keymap` maps keys to actions. The UI only calls the library (`pipeline`, `jobs`,
+//! `store`); the library never knows about the terminal.
+
+pub mod app;
+pub mod draw;
+pub mod keymap;
+pub mod queues;
+pub mod thumb;
+
+use crate::store::Store;
+use crate::train::backend::Compute;
+use anyhow::{Context, Result};
+use app::{App, AppEvent, Screen};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::prelude::CrosstermBackend;
+use ratatui::Terminal;
+use std::io::{stdout, Stdout};
+use std::time::{Duration, Instant};
+
+/// Puts the terminal back however the UI ends: normal return, error, or panic.
+struct TerminalGuard;
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        stdout(),
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Open the UI on `store` and run until the user quits.
+pub fn run(store: Store, compute: Compute) -> Result<()> {
+    let keymap = keymap::Keymap::load(keymap::Keymap::user_path().as_deref())?;
+    let palette = thumb::Palette::detect();
+    let mut app = App::new(store, keymap, compute, palette)?;
+
+    enable_raw_mode().context("cannot put the terminal in raw mode (is this a terminal?)")?;
+    let _guard = TerminalGuard;
+    execute!(stdout(), EnterAlternateScreen).context("cannot open the alternate screen")?;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    terminal.clear()?;
+    let result = event_loop(&mut terminal, &mut app);
+    let _ = std::panic::take_hook();
+    result
+}
+
+fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &mut App) -> Result<()> {
+    let graphics = graphics_protocol();
+    let mut showing_preview = false;
+    let tick = Duration::from_millis(250);
+    let mut last_tick = Instant::now();
+    app.handle(AppEvent::Tick);
+    loop {
+        terminal.draw(|f| draw::draw(f, app))?;
+        // viuer writes straight to the terminal: after the frame, into the room it left.
+        match (graphics, app.screen == Screen::Sample, app.preview) {
+            (true, true, Some(area)) => {
+                if let Some(item) = app.queues.current() {
+                    show_full(item, app.store.meta(), area);
+                    showing_preview = true;
+                }
+            }
+            _ if showing_preview => {
+                terminal.clear()?;
+                showing_preview = false;
+            }
+            _ => {}
+        }
+        // Input first, never blocked by a job: wait at most until the next tick.
+        let timeout = tick.saturating_sub(last_tick.elapsed());
+        if event::poll(timeout)? {
+            match event::read()? {
+                Event::Key(k) if k.kind == KeyEventKind::Press => app.handle(AppEvent::Key(k)),
+                Event::Resize(w, h) => {
+                    terminal.autoresize()?;
+                    app.handle(AppEvent::Resize(w, h))
+                }
+                _ => {}
+            }
+        }
+        for e in app.poll_jobs() {
+            app.handle(AppEvent::Job(e));
+        }
+        if last_tick.elapsed() >= tick {
+            app.handle(AppEvent::Tick);
+            last_tick = Instant::now();
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Kitty, iTerm or sixel: where viuer can show real pixels.
+fn graphics_protocol() -> bool {
+    if std::env::var_os("TMUX").is_some() {
+        return false;
+    }
+    viuer::get_kitty_support() != viuer::KittySupport::None || viuer::is_iterm_supported()
+}
+
+fn show_full(item: &queues::Item, meta: &crate::store::Meta, area: ratatui::layout::Rect) {
+    let side = meta.size;
+    let img = if meta.channels == 3 {
+        image::RgbImage::from_raw(side, side, item.pixels.clone()).map(image::DynamicImage::from)
+    } else {
+        image::GrayImage::from_raw(side, side, item.pixels.clone()).map(image::DynamicImage::from)
+    };
+    let Some(img) = img else { return };
+    let cfg = viuer::Config {
+        x: area.x,
+        y: area.y as i16,
+        width: Some(area.width as u32),
+        height: Some(area.height as u32),
+        absolute_offset: true,
+        ..viuer::Config::default()
+    };
+    let _ = viuer::print(&img, &cfg);
+}

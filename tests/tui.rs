@@ -1,0 +1,217 @@
+//! The review UI on ratatui's TestBackend: the queue grid shows real thumbnails and labels,
+//! key sequences decide and undo through the store, the layout survives 80x24, the help
+//! overlay opens, and a training round started from the menu streams progress while keys
+//! keep working.
+
+mod common;
+
+use common::demo_store;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+use ratatui::Terminal;
+use std::time::{Duration, Instant};
+use thresh::pipeline::queues::{Queue, CERTIFY};
+use thresh::pipeline::rounds;
+use thresh::store::{State, Store};
+use thresh::train::backend::Compute;
+use thresh::tui::app::{App, AppEvent, Screen};
+use thresh::tui::keymap::Keymap;
+use thresh::tui::thumb::Palette;
+use thresh::tui::{draw, thumb};
+
+fn app(store: Store) -> App {
+    let mut a = App::new(
+        store,
+        Keymap::default_map(),
+        Compute::cpu(),
+        Palette::Ansi256,
+    )
+    .unwrap();
+    a.handle(AppEvent::Tick);
+    a
+}
+
+fn key(app: &mut App, c: char) {
+    app.handle(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
+}
+
+fn code(app: &mut App, c: KeyCode) {
+    app.handle(AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw::draw(f, app)).unwrap();
+    t
+}
+
+fn text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn the_grid_shows_thumbnails_and_labels_of_the_certify_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    let seed = rounds::seed_set(&store, 30, 1).unwrap();
+    let first = store.sample(&seed.ids[0]).unwrap().unwrap();
+    let px = store.pixels(&first.id).unwrap().unwrap();
+    let mut app = app(store);
+    assert_eq!(app.queues.name(), CERTIFY);
+    let t = render(&mut app, 200, 60);
+    let screen = text(&t);
+    assert!(screen.contains("queue: certify"), "{screen}");
+    assert!(screen.contains(first.label.as_deref().unwrap()));
+    // The first cell's thumbnail is the first sample at half resolution, gray ramp.
+    let want = thumb::render(&px, 32, 1, 16, 8, Palette::Ansi256);
+    let buf = t.backend().buffer();
+    let (x0, y0) = (1, 3); // one cell in, below the header, tabs and queue title
+    for row in 0..8u16 {
+        for col in 0..16u16 {
+            let cell = &buf[(x0 + col, y0 + row)];
+            let (fg, bg) = want.cells[(row * 16 + col) as usize];
+            assert_eq!(cell.symbol(), "▀");
+            assert_eq!((cell.fg, cell.bg), (fg, bg), "cell {col},{row}");
+        }
+    }
+    // A numeral has ink: the thumbnail is not one flat colour.
+    let distinct: std::collections::HashSet<Color> = want.cells.iter().map(|c| c.0).collect();
+    assert!(distinct.len() > 2);
+}
+
+#[test]
+fn keys_accept_a_page_with_exceptions_relabel_and_undo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    rounds::seed_set(&store, 12, 1).unwrap();
+    let mut app = app(store);
+    render(&mut app, 200, 60); // lays out the page: 11 columns x 5 rows
+    let q: Queue = app.store.queue(CERTIFY).unwrap().unwrap();
+    // Mark the first as an exception, accept the page.
+    key(&mut app, ' ');
+    key(&mut app, 'a');
+    assert!(app.status.contains("saved"), "{}", app.status);
+    let st = |app: &App, i: usize| app.store.sample(&q.ids[i]).unwrap().unwrap();
+    assert_eq!(st(&app, 0).state, State::Unreviewed);
+    for i in 1..12 {
+        assert_eq!(st(&app, i).state, State::Certified);
+    }
+    // Undo the page, then relabel the first with digit 3 (third class, III).
+    key(&mut app, 'u');
+    assert_eq!(st(&app, 5).state, State::Unreviewed);
+    app.queues.cursor = 0;
+    key(&mut app, '3');
+    assert_eq!(st(&app, 0).label.as_deref(), Some("III"));
+    assert!(matches!(
+        st(&app, 0).state,
+        State::Relabeled | State::Certified
+    ));
+    // Reject the next (cursor moved on), picker-relabel the third.
+    key(&mut app, 'x');
+    assert_eq!(st(&app, 1).state, State::Rejected);
+    key(&mut app, 'p');
+    code(&mut app, KeyCode::Down);
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(st(&app, 2).label.as_deref(), Some("II"));
+    // Deciding twice is refused on screen, the store unchanged.
+    app.queues.cursor = 1;
+    key(&mut app, 'x');
+    assert!(app.status.contains("already rejected"), "{}", app.status);
+    // Undo walks back: picker relabel, reject, digit relabel.
+    for _ in 0..3 {
+        key(&mut app, 'u');
+    }
+    for i in 0..3 {
+        assert_eq!(st(&app, i).state, State::Unreviewed);
+    }
+}
+
+#[test]
+fn small_terminal_help_overlay_and_screens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 120);
+    rounds::seed_set(&store, 10, 1).unwrap();
+    let mut app = app(store);
+    let t = render(&mut app, 80, 24);
+    let s = text(&t);
+    assert!(s.contains("thresh"), "{s}");
+    assert!(s.contains("accept"), "footer: {s}");
+    key(&mut app, '?');
+    let s = text(&render(&mut app, 80, 24));
+    assert!(s.contains("Keys (any key closes)"), "{s}");
+    key(&mut app, 'q'); // closes the overlay, does not quit
+    assert!(!app.quit);
+    for screen in ["Sample", "Training", "Data", "Rounds", "Queues"] {
+        code(&mut app, KeyCode::Tab);
+        let s = text(&render(&mut app, 80, 24));
+        assert!(s.contains(screen), "{screen}: {s}");
+        let s = text(&render(&mut app, 200, 60));
+        assert!(s.contains(screen));
+    }
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Sample);
+    let s = text(&render(&mut app, 120, 40));
+    assert!(s.contains("augmentations") && s.contains("history"), "{s}");
+    key(&mut app, 'q');
+    assert!(app.quit);
+}
+
+#[test]
+fn a_round_from_the_menu_streams_progress_while_keys_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    let mut app = app(store);
+    app.config.epochs = 2;
+    app.config.seed_set = 60;
+    // Menu → draw a seed set, accept it; menu → train a round.
+    key(&mut app, 'm');
+    code(&mut app, KeyCode::Down);
+    code(&mut app, KeyCode::Down);
+    code(&mut app, KeyCode::Enter);
+    assert!(app.status.contains("to certify"), "{}", app.status);
+    render(&mut app, 200, 60);
+    while app.queues.pending() > 0 {
+        key(&mut app, 'a');
+        render(&mut app, 200, 60);
+    }
+    key(&mut app, 'm');
+    code(&mut app, KeyCode::Enter);
+    assert!(app.job.running, "{}", app.status);
+    assert_eq!(app.screen, Screen::Training);
+    let started = Instant::now();
+    let mut saw_progress = false;
+    while app.job.running && started.elapsed() < Duration::from_secs(120) {
+        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
+            app.handle(AppEvent::Job(e));
+        }
+        // Keys keep working while the job runs.
+        code(&mut app, KeyCode::Tab);
+        code(&mut app, KeyCode::BackTab);
+        let s = text(&render(&mut app, 120, 40));
+        saw_progress |= s.contains("epoch 1/2") || s.contains("epoch 2/2");
+    }
+    assert!(!app.job.running, "the round did not finish");
+    assert!(saw_progress, "no progress was drawn");
+    assert!(
+        app.job.outcome.starts_with("round 1"),
+        "{}",
+        app.job.outcome
+    );
+    assert!(app.store.latest_round().unwrap() == Some(1));
+    code(&mut app, KeyCode::Tab); // Data
+    code(&mut app, KeyCode::Tab); // Rounds
+    let s = text(&render(&mut app, 120, 40));
+    assert!(s.contains("Table 1"), "{s}");
+}
