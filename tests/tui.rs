@@ -153,7 +153,7 @@ fn small_terminal_help_overlay_and_screens() {
     assert!(s.contains("Keys (any key closes)"), "{s}");
     key(&mut app, 'q'); // closes the overlay, does not quit
     assert!(!app.quit);
-    for screen in ["Sample", "Training", "Data", "Rounds", "Queues"] {
+    for screen in ["Sample", "Training", "Data", "Rounds", "Versions", "Queues"] {
         code(&mut app, KeyCode::Tab);
         let s = text(&render(&mut app, 80, 24));
         assert!(s.contains(screen), "{screen}: {s}");
@@ -214,4 +214,43 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     code(&mut app, KeyCode::Tab); // Rounds
     let s = text(&render(&mut app, 120, 40));
     assert!(s.contains("Table 1"), "{s}");
+
+    // The GAN from the menu (a few iterations), then samples to approve.
+    app.config.gan_iters = 4;
+    key(&mut app, 'm');
+    for _ in 0..7 {
+        code(&mut app, KeyCode::Down);
+    }
+    code(&mut app, KeyCode::Enter);
+    assert!(app.job.running, "{}", app.status);
+    let started = Instant::now();
+    while app.job.running && started.elapsed() < Duration::from_secs(120) {
+        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
+            app.handle(AppEvent::Job(e));
+        }
+    }
+    assert!(
+        app.job.outcome.starts_with("GAN trained"),
+        "{}",
+        app.job.outcome
+    );
+    let s = text(&render(&mut app, 120, 40));
+    assert!(s.contains("fresh samples per class"), "{s}");
+    key(&mut app, 'm');
+    for _ in 0..8 {
+        code(&mut app, KeyCode::Down);
+    }
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.queues.name(), "synthetic", "{}", app.status);
+    render(&mut app, 200, 60);
+    key(&mut app, ' '); // leave the first out
+    key(&mut app, 'a');
+    assert!(app.status.contains("accepted"), "{}", app.status);
+    let approved = app
+        .store
+        .samples()
+        .map(|s| s.unwrap())
+        .filter(|s| s.origin == thresh::store::Origin::Synthetic && s.state == State::Certified)
+        .count();
+    assert!(approved > 10, "{approved}");
 }

@@ -4,6 +4,7 @@
 mod progress;
 mod review;
 mod stats;
+mod synth;
 mod train;
 
 use crate::dedup::{self, verify::DEFAULT_MIN_SIMILARITY, Params, DEFAULT_RADIUS};
@@ -132,6 +133,21 @@ pub enum Command {
     },
     /// Freeze the current (id, label, split) list as a named version.
     Version { name: String },
+    /// The conditional GAN: train it, generate samples into the synthetic queue.
+    #[command(subcommand)]
+    Gan(synth::GanCommand),
+    /// Train the final model per version and compare test accuracy (Table 2).
+    Eval {
+        /// Comma-separated version names (default: all).
+        #[arg(long)]
+        versions: Option<String>,
+        /// Most epochs (the paper: 100, with early stopping).
+        #[arg(long, default_value_t = 100)]
+        epochs: usize,
+        /// Network width (64 = the reference network).
+        #[arg(long, default_value_t = 64)]
+        width: usize,
+    },
     /// Write a class-per-folder tree per split and fold, plus manifest.csv.
     Export {
         dir: PathBuf,
@@ -270,6 +286,19 @@ pub fn run(cli: Cli) -> Result<()> {
             review::split_cmd(&Store::open(&cli.store)?, test, folds, seed, cli.json)
         }
         Command::Version { name } => review::version(&Store::open(&cli.store)?, &name, cli.json),
+        Command::Gan(cmd) => synth::gan(&Store::open(&cli.store)?, cli.backend, cmd, cli.json),
+        Command::Eval {
+            versions,
+            epochs,
+            width,
+        } => synth::eval_cmd(
+            &Store::open(&cli.store)?,
+            cli.backend,
+            versions,
+            epochs,
+            width,
+            cli.json,
+        ),
         Command::Export { dir, version } => review::export(
             &Store::open(&cli.store)?,
             &dir,

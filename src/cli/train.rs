@@ -91,7 +91,7 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
                 job: j,
                 result: JobResult::Trained(o),
             } if j == job => break o,
-            Event::Done { .. } => {}
+            Event::Done { .. } | Event::EvalProgress { .. } | Event::GanProgress { .. } => {}
             Event::Failed { error, .. } => bail!("training failed: {error}"),
             Event::Cancelled { .. } => bail!("training was cancelled"),
         }

@@ -230,3 +230,22 @@ fn add_source(sample: &mut Sample, source: Source, report: &mut ImportReport) ->
     }
     true
 }
+
+/// PNG bytes of normalised pixels (gray or RGB, `side` x `side`): how generated samples are
+/// stored and identified (their id is the blake3 of these bytes, as for imported files).
+pub fn encode_png(px: &[u8], side: u32, channels: u8) -> anyhow::Result<Vec<u8>> {
+    let color = if channels == 3 {
+        image::ExtendedColorType::Rgb8
+    } else {
+        image::ExtendedColorType::L8
+    };
+    let mut out = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut out),
+        px,
+        side,
+        side,
+        color,
+    )?;
+    Ok(out)
+}

@@ -6,7 +6,10 @@
 //! for the caller to record. That keeps writes (and their flushes) on one thread.
 
 use crate::model::checkpoint::{self, Checkpoint};
+use crate::pipeline::eval::{self, EvalJob, EvalRow};
+use crate::pipeline::synth::{self, GanJob};
 use crate::train::data::Dataset;
+use crate::train::gan::{GanEvent, TrainedGan};
 use crate::train::score::{self, SampleScore};
 use crate::train::{self, Outcome, Plan, RunConfig, TrainError, TrainEvent};
 use burn::tensor::Device;
@@ -28,6 +31,13 @@ pub enum Request {
         store_dir: PathBuf,
         data: Box<Dataset>,
     },
+    /// Train the conditional GAN against a frozen classifier (read from `store_dir/models`).
+    Gan {
+        job: Box<GanJob>,
+        store_dir: PathBuf,
+    },
+    /// Train the final model per dataset version and test it (Table 2).
+    Eval { job: Box<EvalJob> },
 }
 
 impl Request {
@@ -35,6 +45,8 @@ impl Request {
         match self {
             Request::Train { .. } => "train",
             Request::Score { .. } => "score",
+            Request::Gan { .. } => "gan",
+            Request::Eval { .. } => "eval",
         }
     }
 }
@@ -42,14 +54,41 @@ impl Request {
 pub enum JobResult {
     Trained(Box<Outcome>),
     Scored(Vec<SampleScore>),
+    /// The trained GAN, with the job it ran (for recording).
+    Gan(Box<TrainedGan>, Box<GanJob>),
+    Evaluated(Vec<EvalRow>),
 }
 
 pub enum Event {
-    Started { job: JobId, what: &'static str },
-    Progress { job: JobId, event: TrainEvent },
-    Done { job: JobId, result: JobResult },
-    Failed { job: JobId, error: String },
-    Cancelled { job: JobId },
+    Started {
+        job: JobId,
+        what: &'static str,
+    },
+    Progress {
+        job: JobId,
+        event: TrainEvent,
+    },
+    /// Evaluation progress names the version being trained.
+    EvalProgress {
+        job: JobId,
+        version: String,
+        event: TrainEvent,
+    },
+    GanProgress {
+        job: JobId,
+        event: GanEvent,
+    },
+    Done {
+        job: JobId,
+        result: JobResult,
+    },
+    Failed {
+        job: JobId,
+        error: String,
+    },
+    Cancelled {
+        job: JobId,
+    },
 }
 
 pub struct Worker {
@@ -154,6 +193,26 @@ fn execute(
             let model = checkpoint::load(&ck, &store_dir, device)
                 .map_err(|e| TrainError::Invalid(format!("{e:#}")))?;
             Ok(JobResult::Scored(score::score(&model, &data, device)))
+        }
+        Request::Gan {
+            job: gan_job,
+            store_dir,
+        } => {
+            let mut on = |event: GanEvent| {
+                let _ = tx.send(Event::GanProgress { job, event });
+            };
+            synth::run(&gan_job, &store_dir, device, &mut on, cancel)
+                .map(|t| JobResult::Gan(Box::new(t), gan_job))
+        }
+        Request::Eval { job: eval_job } => {
+            let mut on = |version: &str, event: TrainEvent| {
+                let _ = tx.send(Event::EvalProgress {
+                    job,
+                    version: version.to_string(),
+                    event,
+                });
+            };
+            eval::run(&eval_job, device, &mut on, cancel).map(JobResult::Evaluated)
         }
     }
 }

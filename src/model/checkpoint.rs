@@ -24,6 +24,16 @@ pub fn save(
     store_dir: &Path,
     name: &str,
 ) -> Result<Checkpoint> {
+    let (file, blake3) = save_module(model, store_dir, name)?;
+    Ok(Checkpoint {
+        file,
+        blake3,
+        config: config.clone(),
+    })
+}
+
+/// Save any module as `<store_dir>/models/<name>.bpk`; returns (file name, blake3).
+pub fn save_module<M: Module>(model: &M, store_dir: &Path, name: &str) -> Result<(String, String)> {
     let dir = store_dir.join("models");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = format!("{name}.bpk");
@@ -38,27 +48,29 @@ pub fn save(
         .map_err(|e| anyhow::anyhow!("cannot save checkpoint {}: {e:?}", path.display()))?;
     let bytes =
         std::fs::read(&path).with_context(|| format!("cannot read back {}", path.display()))?;
-    Ok(Checkpoint {
-        file,
-        blake3: blake3::hash(&bytes).to_hex().to_string(),
-        config: config.clone(),
-    })
+    Ok((file, blake3::hash(&bytes).to_hex().to_string()))
 }
 
-/// Load a checkpoint onto `device`, after checking its checksum.
-pub fn load(ck: &Checkpoint, store_dir: &Path, device: &Device) -> Result<Classifier> {
-    let path = store_dir.join("models").join(&ck.file);
+/// The path of a checkpoint file whose bytes match `blake3`, or why not.
+pub fn verified(file: &str, expect: &str, store_dir: &Path) -> Result<std::path::PathBuf> {
+    let path = store_dir.join("models").join(file);
     let bytes = std::fs::read(&path)
         .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
     let sum = blake3::hash(&bytes).to_hex().to_string();
-    if sum != ck.blake3 {
+    if sum != expect {
         bail!(
             "checkpoint {} is corrupt or was replaced (blake3 {} , the store expects {})",
             path.display(),
             &sum[..12],
-            &ck.blake3[..12.min(ck.blake3.len())]
+            &expect[..12.min(expect.len())]
         );
     }
+    Ok(path)
+}
+
+/// Load a checkpoint onto `device`, after checking its checksum.
+pub fn load(ck: &Checkpoint, store_dir: &Path, device: &Device) -> Result<Classifier> {
+    let path = verified(&ck.file, &ck.blake3, store_dir)?;
     ck.config.init(device).try_load_file(&path).map_err(|e| {
         anyhow::anyhow!(
             "checkpoint {} does not fit the model {:?}: {e:?}",

@@ -4,6 +4,7 @@
 //! pool and a linear head.
 
 pub mod checkpoint;
+pub mod gan;
 mod seeded;
 
 pub use seeded::seeded;

@@ -21,7 +21,8 @@ pub struct BalanceReport {
 
 /// In the data for balancing: labelled, not rejected/duplicate, not in the test split.
 fn in_data(s: &Sample) -> bool {
-    s.label.is_some()
+    !s.pending_synthetic()
+        && s.label.is_some()
         && matches!(
             s.state,
             State::Unreviewed | State::Certified | State::Relabeled

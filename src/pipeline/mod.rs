@@ -5,8 +5,10 @@
 
 pub mod balance;
 pub mod decide;
+pub mod eval;
 pub mod queues;
 pub mod rounds;
 pub mod simulate;
 pub mod split;
+pub mod synth;
 pub mod versions;

@@ -39,7 +39,7 @@ pub fn seed_set(store: &Store, n: usize, seed: u64) -> Result<Queue> {
     let mut total = 0;
     for s in store.samples() {
         let s = s?;
-        if s.state == State::Unreviewed && s.dup.is_none() {
+        if s.state == State::Unreviewed && s.dup.is_none() && !s.pending_synthetic() {
             by_label.entry(s.label.clone()).or_default().push(s.id);
             total += 1;
         }

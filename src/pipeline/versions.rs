@@ -40,7 +40,8 @@ pub struct Version {
 
 /// In a version: labelled and in the data (not rejected, duplicate or surplus).
 pub fn in_version(s: &Sample) -> bool {
-    s.label.is_some()
+    !s.pending_synthetic()
+        && s.label.is_some()
         && matches!(
             s.state,
             State::Unreviewed | State::Certified | State::Relabeled

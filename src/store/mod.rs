@@ -199,6 +199,24 @@ impl Store {
         Ok(changed)
     }
 
+    /// A named record in the `meta` tree (e.g. the GAN's checkpoint, evaluation results).
+    pub fn put_record<T: Serialize>(&self, key: &str, value: &T) -> anyhow::Result<()> {
+        self.db
+            .open_tree("meta")?
+            .insert(format!("record:{key}"), serde_json::to_vec(value)?)?;
+        self.flush()
+    }
+
+    pub fn record<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
+        match self.db.open_tree("meta")?.get(format!("record:{key}"))? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(&v)
+                    .with_context(|| format!("record {key} is unreadable"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn write_meta(&self) -> anyhow::Result<()> {
         self.db
             .open_tree("meta")?

@@ -246,6 +246,11 @@ impl Sample {
         self.sources.first().and_then(|s| s.given.as_deref())
     }
 
+    /// A generated sample nobody has approved yet: not part of the data.
+    pub fn pending_synthetic(&self) -> bool {
+        self.origin == Origin::Synthetic && self.state == State::Unreviewed
+    }
+
     /// Do the sources of this sample disagree on the label?
     pub fn sources_disagree(&self) -> bool {
         self.sources.windows(2).any(|w| w[0].given != w[1].given)

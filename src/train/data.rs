@@ -75,7 +75,8 @@ pub fn split_indices(labels: &[usize], fraction: f64, seed: u64) -> (Vec<usize>,
 /// Can this sample be trained on or scored? It needs a known label and must still be in the
 /// data (not rejected, not a duplicate, not in surplus).
 pub fn usable(s: &Sample) -> bool {
-    s.label.is_some()
+    !s.pending_synthetic()
+        && s.label.is_some()
         && matches!(
             s.state,
             State::Unreviewed | State::Certified | State::Relabeled

@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod data;
 pub mod fit;
+pub mod gan;
 pub mod quality;
 pub mod score;
 

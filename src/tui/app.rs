@@ -8,10 +8,12 @@ use super::thumb::{Cache, Palette};
 use crate::dedup::{self, Params};
 use crate::jobs::{Event as JobEvent, JobId, JobResult, Request, Worker};
 use crate::pipeline::decide::{self, Decision};
+use crate::pipeline::eval::{self, EvalConfig};
 use crate::pipeline::queues::{self, ACCEPT, CERTIFY, REVIEW};
-use crate::pipeline::{balance, rounds, split, versions};
+use crate::pipeline::{balance, rounds, split, synth, versions};
 use crate::store::{Id, State, Store};
 use crate::train::backend::Compute;
+use crate::train::gan::GanEvent;
 use crate::train::{self, Mode, Plan, RunConfig, TrainEvent};
 use anyhow::Result;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -31,14 +33,16 @@ pub enum Screen {
     Training,
     Data,
     Rounds,
+    Versions,
 }
 
-pub const SCREENS: [Screen; 5] = [
+pub const SCREENS: [Screen; 6] = [
     Screen::Queues,
     Screen::Sample,
     Screen::Training,
     Screen::Data,
     Screen::Rounds,
+    Screen::Versions,
 ];
 
 impl Screen {
@@ -49,12 +53,13 @@ impl Screen {
             Screen::Training => "Training",
             Screen::Data => "Data",
             Screen::Rounds => "Rounds",
+            Screen::Versions => "Versions",
         }
     }
 }
 
 /// Menu entries, in order.
-pub const MENU: [&str; 7] = [
+pub const MENU: [&str; 10] = [
     "Train a round (certified → score → queues)",
     "Re-rank the queues from the latest scores",
     "Draw a seed set to certify",
@@ -62,6 +67,9 @@ pub const MENU: [&str; 7] = [
     "Balance classes (excess to surplus)",
     "Split: test + folds",
     "Freeze a version",
+    "Train the GAN (against the latest classifier)",
+    "Generate 100 synthetic samples (to approve)",
+    "Evaluate all versions (Table 2)",
 ];
 
 pub enum Overlay {
@@ -103,6 +111,13 @@ pub struct JobView {
     pub history: Vec<(f32, f32, f32)>,
     pub outcome: String,
     pub config: Option<RunConfig>,
+    /// GAN: (iteration, D loss, G loss) every few iterations, γ now, and fresh samples per
+    /// class from the latest check.
+    pub gan_losses: Vec<(usize, f32, f32)>,
+    pub gamma: f32,
+    pub gan_samples: Vec<(usize, Vec<u8>)>,
+    /// Evaluation: the version being trained.
+    pub version: String,
 }
 
 /// How the UI trains a round.
@@ -110,16 +125,24 @@ pub struct JobView {
 pub struct UiConfig {
     pub epochs: usize,
     pub seed_set: usize,
+    pub gan_iters: usize,
+    pub eval_epochs: usize,
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
         UiConfig {
-            epochs: std::env::var("THRESH_UI_EPOCHS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30),
+            epochs: env_or("THRESH_UI_EPOCHS", 30),
             seed_set: rounds::DEFAULT_SEED_SET,
+            gan_iters: env_or("THRESH_UI_GAN_ITERS", 1500),
+            eval_epochs: env_or("THRESH_UI_EVAL_EPOCHS", 100),
         }
     }
 }
@@ -342,7 +365,7 @@ impl App {
     /// samples; elsewhere, certify the current sample.
     fn accept(&mut self) -> Result<()> {
         let name = self.queues.name();
-        if name == CERTIFY || name == ACCEPT {
+        if name == CERTIFY || name == ACCEPT || name == crate::pipeline::synth::SYNTHETIC {
             let page = self.queues.page(self.page_first, self.page_cells.max(1));
             let exceptions: Vec<Id> = page
                 .iter()
@@ -499,6 +522,33 @@ impl App {
                     text: String::new(),
                 })
             }
+            7 => {
+                let job = synth::prepare(&self.store, self.config.gan_iters, None)?;
+                let store_dir = self.store.dir().to_path_buf();
+                self.submit(
+                    Request::Gan {
+                        job: Box::new(job),
+                        store_dir,
+                    },
+                    "GAN training",
+                )?;
+            }
+            8 => {
+                let g = synth::generate(&self.store, &self.compute_for_ui(), 100, None, 0.7)?;
+                self.show_queue(synth::SYNTHETIC)?;
+                self.status = format!(
+                    "{} synthetic samples to approve: `a` approves the page, space marks rejects",
+                    g.ids.len()
+                );
+            }
+            9 => {
+                let names = self.store.version_names()?;
+                let meta = self.store.meta();
+                let mut cfg = EvalConfig::paper(meta.classes.len(), meta.channels as usize);
+                cfg.train.epochs = self.config.eval_epochs;
+                let job = eval::prepare(&self.store, &names, &cfg)?;
+                self.submit(Request::Eval { job: Box::new(job) }, "evaluation")?;
+            }
             _ => {}
         }
         Ok(())
@@ -510,6 +560,30 @@ impl App {
         self.queues.marked.clear();
         self.queues.reload(&self.store)?;
         self.screen = Screen::Queues;
+        Ok(())
+    }
+
+    /// The inference device for quick work on the UI thread (generation): always the CPU,
+    /// so it never competes with the worker's device.
+    fn compute_for_ui(&self) -> Compute {
+        Compute::cpu()
+    }
+
+    /// Hand a job to the worker and show the Training screen.
+    fn submit(&mut self, request: Request, what: &str) -> Result<()> {
+        if self.job.running {
+            self.status = "a job is already running (c cancels it)".into();
+            return Ok(());
+        }
+        let id = self.worker.submit(request);
+        self.job = JobView {
+            id: Some(id),
+            running: true,
+            stage: format!("{what} starting"),
+            ..JobView::default()
+        };
+        self.screen = Screen::Training;
+        self.status = format!("{what} started: keep reviewing; c cancels");
         Ok(())
     }
 
@@ -541,37 +615,109 @@ impl App {
         Ok(())
     }
 
+    fn on_train_event(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Stage { text } => self.job.stage = text,
+            TrainEvent::Batch {
+                epoch,
+                epochs,
+                step,
+                steps,
+                loss,
+                samples_per_sec,
+                elapsed_s,
+                eta_s,
+            } => {
+                self.job.epoch = epoch;
+                self.job.epochs = epochs;
+                self.job.step = step;
+                self.job.steps = steps;
+                self.job.loss = loss;
+                self.job.samples_per_sec = samples_per_sec;
+                self.job.elapsed_s = elapsed_s;
+                self.job.eta_s = eta_s;
+            }
+            TrainEvent::Epoch {
+                train_loss,
+                train_acc,
+                val_acc,
+                ..
+            } => self.job.history.push((train_loss, train_acc, val_acc)),
+        }
+    }
+
     fn on_job(&mut self, e: JobEvent) -> Result<()> {
         match e {
             JobEvent::Started { .. } => {}
-            JobEvent::Progress { event, .. } => match event {
-                TrainEvent::Stage { text } => self.job.stage = text,
-                TrainEvent::Batch {
-                    epoch,
-                    epochs,
-                    step,
-                    steps,
-                    loss,
+            JobEvent::GanProgress { event, .. } => match event {
+                GanEvent::Iter {
+                    iter,
+                    iters,
+                    d_loss,
+                    g_loss,
+                    gamma,
                     samples_per_sec,
-                    elapsed_s,
                     eta_s,
                 } => {
-                    self.job.epoch = epoch;
-                    self.job.epochs = epochs;
-                    self.job.step = step;
-                    self.job.steps = steps;
-                    self.job.loss = loss;
+                    self.job.stage = format!("GAN iteration {iter}/{iters}");
+                    (self.job.epoch, self.job.epochs) = (iter, iters);
+                    (self.job.step, self.job.steps) = (iter, iters);
+                    self.job.loss = g_loss;
+                    self.job.gamma = gamma;
                     self.job.samples_per_sec = samples_per_sec;
-                    self.job.elapsed_s = elapsed_s;
                     self.job.eta_s = eta_s;
+                    if iter % 5 == 0 || iter == iters {
+                        self.job.gan_losses.push((iter, d_loss, g_loss));
+                    }
                 }
-                TrainEvent::Epoch {
-                    train_loss,
-                    train_acc,
-                    val_acc,
-                    ..
-                } => self.job.history.push((train_loss, train_acc, val_acc)),
+                GanEvent::Check {
+                    iter,
+                    intended_rate,
+                    samples,
+                } => {
+                    self.job.gan_samples = samples;
+                    self.job.outcome = format!(
+                        "iteration {iter}: {:.0}% of fresh samples classified as intended",
+                        intended_rate * 100.0
+                    );
+                }
             },
+            JobEvent::EvalProgress { version, event, .. } => {
+                if self.job.version != version {
+                    self.job.version = version.clone();
+                    self.job.history.clear();
+                }
+                self.on_train_event(event);
+                self.job.stage = format!("evaluating version {version}");
+            }
+            JobEvent::Progress { event, .. } => self.on_train_event(event),
+            JobEvent::Done {
+                result: JobResult::Gan(trained, job),
+                ..
+            } => {
+                self.job.running = false;
+                let rec = synth::record(&self.store, &job, &trained)?;
+                self.job.outcome = format!(
+                    "GAN trained ({:.1} it/s); intended-class rate {}: m → generate",
+                    rec.iters_per_sec,
+                    rec.checks
+                        .iter()
+                        .map(|(i, r)| format!("{:.0}% at {i}", r * 100.0))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                self.status = self.job.outcome.clone();
+            }
+            JobEvent::Done {
+                result: JobResult::Evaluated(rows),
+                ..
+            } => {
+                self.job.running = false;
+                eval::record(&self.store, &rows)?;
+                self.job.outcome = format!("{} version(s) evaluated", rows.len());
+                self.status = self.job.outcome.clone();
+                self.screen = Screen::Versions;
+            }
             JobEvent::Done { result, .. } => {
                 self.job.running = false;
                 self.header_dirty = true;

@@ -52,6 +52,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Training => draw_training(f, app, body),
         Screen::Data => draw_data(f, app, body),
         Screen::Rounds => draw_rounds(f, app, body),
+        Screen::Versions => draw_versions(f, app, body),
     }
     f.render_widget(
         Paragraph::new(app.status.as_str()).style(Style::default().fg(Color::Cyan)),
@@ -509,6 +510,10 @@ fn draw_training(f: &mut Frame, app: &App, area: Rect) {
             .label(format!("batch {}/{}", j.step, j.steps)),
         batch,
     );
+    if !j.gan_losses.is_empty() {
+        draw_gan(f, app, charts);
+        return;
+    }
     let [loss, acc] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     let loss_data: Vec<u64> = j.history.iter().map(|h| (h.0 * 1000.0) as u64).collect();
@@ -540,6 +545,124 @@ fn draw_training(f: &mut Frame, app: &App, area: Rect) {
             .max(1000)
             .style(Style::default().fg(Color::Green)),
         acc,
+    );
+}
+
+/// The GAN's live losses and the latest fresh samples, a column per class.
+fn draw_gan(f: &mut Frame, app: &App, area: Rect) {
+    let j = &app.job;
+    let [losses, grid] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
+    let [dl, gl] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(losses);
+    let d: Vec<u64> = j.gan_losses.iter().map(|l| (l.1 * 1000.0) as u64).collect();
+    let g: Vec<u64> = j
+        .gan_losses
+        .iter()
+        .map(|l| (l.2.max(0.0) * 1000.0) as u64)
+        .collect();
+    let last = j.gan_losses.last().copied().unwrap_or_default();
+    f.render_widget(
+        Sparkline::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!("discriminator loss (last {:.3})", last.1)),
+            )
+            .data(&d)
+            .style(Style::default().fg(Color::Magenta)),
+        dl,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().borders(Borders::ALL).title(format!(
+                "generator loss (last {:.3}, γ {:.2})",
+                last.2, j.gamma
+            )))
+            .data(&g)
+            .style(Style::default().fg(Color::Yellow)),
+        gl,
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title("fresh samples per class (latest check)");
+    let inner = block.inner(grid);
+    f.render_widget(block, grid);
+    let classes = &app.store.meta().classes;
+    let side = app.store.meta().size as usize;
+    let channels = app.store.meta().channels as usize;
+    for (k, (class, px)) in j.gan_samples.iter().enumerate() {
+        let col = (*class as u16) * 9;
+        let row = (k / classes.len().max(1)) as u16 * 5;
+        let r = Rect::new(inner.x + col, inner.y + 1 + row, 8, 4).intersection(inner);
+        thumb::render(px, side, channels, 8, 4, app.palette).draw(r, f.buffer_mut());
+        if k < classes.len() {
+            let label = Rect::new(inner.x + col, inner.y, 8, 1).intersection(inner);
+            f.render_widget(Paragraph::new(classes[*class].clone()), label);
+        }
+    }
+}
+
+fn draw_versions(f: &mut Frame, app: &App, area: Rect) {
+    let names = app.store.version_names().unwrap_or_default();
+    let rows = crate::pipeline::eval::stored(&app.store).unwrap_or_default();
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                r.version.clone(),
+                r.train.to_string(),
+                r.val.to_string(),
+                r.test.to_string(),
+                format!("{:.1}%", r.train_acc * 100.0),
+                format!("{:.1}%", r.val_acc * 100.0),
+                format!("{:.1}%", r.test_acc * 100.0),
+            ])
+        })
+        .collect();
+    let [table, list] = Layout::vertical([Constraint::Min(4), Constraint::Length(2)]).areas(area);
+    f.render_widget(
+        Table::new(
+            body,
+            [
+                Constraint::Length(16),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(10),
+            ],
+        )
+        .header(
+            Row::new(vec![
+                "name",
+                "train",
+                "val",
+                "test",
+                "train acc",
+                "val acc",
+                "test acc",
+            ])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title("Versions (Table 2): one fixed test split"),
+        ),
+        table,
+    );
+    f.render_widget(
+        Paragraph::new(format!(
+            "versions: {} — m → \"Freeze a version\", then \"Evaluate all versions\"",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))
+        .wrap(Wrap { trim: true }),
+        list,
     );
 }
 
@@ -724,7 +847,7 @@ fn draw_help(f: &mut Frame, app: &App) {
         (k(Action::NextScreen), "next screen"),
         (
             k(Action::Menu),
-            "menu: train, rank, seed set, dedup, balance, split, version",
+            "menu: train, rank, seed set, dedup, balance, split, version, GAN, eval",
         ),
         (k(Action::Cancel), "cancel the running job"),
         (k(Action::Quit), "quit"),

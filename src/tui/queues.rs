@@ -2,7 +2,7 @@
 //! sort and filter. Loading and decisions go through the library; drawing is in `draw`.
 
 use crate::pipeline::queues::{Queue, ACCEPT, CERTIFY, REVIEW};
-use crate::store::{Id, Origin, Sample, State, Store};
+use crate::store::{Id, Sample, State, Store};
 use crate::train::StoredScore;
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
@@ -98,12 +98,6 @@ impl QueuesView {
                 .samples_by_seq()?
                 .into_iter()
                 .filter(|s| s.dup.is_some())
-                .map(|s| s.id)
-                .collect(),
-            "synthetic" => store
-                .samples_by_seq()?
-                .into_iter()
-                .filter(|s| s.origin == Origin::Synthetic && s.state == State::Unreviewed)
                 .map(|s| s.id)
                 .collect(),
             name => store

@@ -1,0 +1,258 @@
+//! Table 2: compare dataset versions by test accuracy. Each version trains the competition's
+//! final model (reference network, batch 8, up to 100 epochs, early stopping on validation,
+//! no augmentation) on its samples outside the test split, and is scored on the one fixed
+//! test split — the store's current test samples with their human-checked labels, so every
+//! version meets the same, cleanest truth. The test split is never trained on.
+
+use super::versions;
+use crate::augment::{AugmentConfig, Img};
+use crate::model::ClassifierConfig;
+use crate::store::{now_secs, Id, Split, State, Store};
+use crate::train::backend::Compute;
+use crate::train::data::{split_indices, Dataset};
+use crate::train::{fit, score, TrainError, TrainEvent};
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct EvalConfig {
+    pub train: fit::TrainConfig,
+    pub val_fraction: f64,
+}
+
+impl EvalConfig {
+    /// The paper's final model: reference network, batch 8, up to 100 epochs, early stopping.
+    pub fn paper(classes: usize, channels: usize) -> Self {
+        let mut train = fit::TrainConfig::new(ClassifierConfig::reference(classes, channels));
+        train.batch = 8;
+        train.epochs = 100;
+        train.patience = 10;
+        train.augment = AugmentConfig::none();
+        EvalConfig {
+            train,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalRow {
+    pub version: String,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    pub train_acc: f32,
+    pub val_acc: f32,
+    pub test_acc: f32,
+    pub epochs: usize,
+    pub wall_s: f32,
+    pub evaluated: u64,
+}
+
+/// The fixed test set: test-split samples a human certified (or, when none is, every
+/// test-split sample in the data), with their current labels.
+fn test_set(store: &Store) -> Result<(Dataset, bool)> {
+    let meta = store.meta();
+    let (side, channels) = (meta.size as usize, meta.channels as usize);
+    let all: Vec<_> = store
+        .samples_by_seq()?
+        .into_iter()
+        .filter(|s| s.split == Some(Split::Test) && s.label.is_some())
+        .filter(|s| {
+            !matches!(s.state, State::Rejected | State::Duplicate) && !s.pending_synthetic()
+        })
+        .collect();
+    let certified: Vec<_> = all.iter().filter(|s| s.state.is_certified()).collect();
+    let (chosen, clean): (Vec<_>, bool) = if certified.is_empty() {
+        (all.iter().collect(), false)
+    } else {
+        (certified, true)
+    };
+    let mut d = Dataset::default();
+    for s in chosen {
+        let Some(c) = meta
+            .classes
+            .iter()
+            .position(|c| Some(c) == s.label.as_ref())
+        else {
+            continue;
+        };
+        let px = store
+            .pixels(&s.id)?
+            .ok_or_else(|| anyhow!("pixels of {} are missing", s.id.short()))?;
+        d.push(s.id, Img::from_u8(&px, side, channels), c);
+    }
+    Ok((d, clean))
+}
+
+fn accuracy(
+    model: &crate::model::Classifier,
+    data: &Dataset,
+    device: &burn::tensor::Device,
+) -> f32 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let s = score::score(model, data, device);
+    let hits = s
+        .iter()
+        .zip(&data.labels)
+        .filter(|(s, &l)| s.suggested == l)
+        .count();
+    hits as f32 / data.len() as f32
+}
+
+/// What an evaluation needs, read from the store: the fixed test set and, per version, its
+/// train and validation samples.
+pub struct EvalJob {
+    pub test: Dataset,
+    /// The test labels are human-certified (else as imported).
+    pub clean: bool,
+    pub versions: Vec<(String, Dataset, Dataset)>,
+    pub config: EvalConfig,
+}
+
+pub fn prepare(store: &Store, names: &[String], cfg: &EvalConfig) -> Result<EvalJob> {
+    if names.is_empty() {
+        bail!("name at least one version (`thresh version NAME` freezes one)");
+    }
+    let (test, clean) = test_set(store)?;
+    if test.is_empty() {
+        bail!("there is no test split: run `thresh split` first");
+    }
+    let test_ids: HashSet<Id> = store
+        .samples()
+        .filter_map(|s| s.ok())
+        .filter(|s| s.split == Some(Split::Test))
+        .map(|s| s.id)
+        .collect();
+    let meta = store.meta().clone();
+    let (side, channels) = (meta.size as usize, meta.channels as usize);
+    let mut out = Vec::new();
+    for name in names {
+        let v = versions::get(store, name)?;
+        let mut pool = Dataset::default();
+        for e in &v.entries {
+            if test_ids.contains(&e.id) {
+                continue;
+            }
+            let Some(c) = meta.classes.iter().position(|c| *c == e.label) else {
+                continue;
+            };
+            let Some(px) = store.pixels(&e.id)? else {
+                continue;
+            };
+            pool.push(e.id, Img::from_u8(&px, side, channels), c);
+        }
+        if pool.class_count() < 2 {
+            bail!("version {name} has fewer than two classes outside the test split");
+        }
+        let (tr, va) = split_indices(&pool.labels, cfg.val_fraction, cfg.train.seed);
+        out.push((name.clone(), pool.select(&tr), pool.select(&va)));
+    }
+    let mut config = cfg.clone();
+    config.train.model.classes = meta.classes.len();
+    config.train.model.channels = channels;
+    Ok(EvalJob {
+        test,
+        clean,
+        versions: out,
+        config,
+    })
+}
+
+/// Train and test every version of a prepared job (no store access).
+pub fn run(
+    job: &EvalJob,
+    device: &burn::tensor::Device,
+    on: &mut dyn FnMut(&str, TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<Vec<EvalRow>, TrainError> {
+    let mut rows = Vec::new();
+    for (name, train, val) in &job.versions {
+        let started = Instant::now();
+        let fitted = fit::fit(
+            device,
+            &job.config.train,
+            train,
+            val,
+            &mut |e| on(name, e),
+            cancel,
+        )?;
+        rows.push(EvalRow {
+            version: name.clone(),
+            train: train.len(),
+            val: val.len(),
+            test: job.test.len(),
+            train_acc: accuracy(&fitted.model, train, device),
+            val_acc: fitted.val_acc,
+            test_acc: accuracy(&fitted.model, &job.test, device),
+            epochs: fitted.epochs_run,
+            wall_s: started.elapsed().as_secs_f32(),
+            evaluated: now_secs(),
+        });
+    }
+    Ok(rows)
+}
+
+pub fn record(store: &Store, rows: &[EvalRow]) -> Result<()> {
+    for row in rows {
+        store.put_record(&format!("eval:{}", row.version), row)?;
+    }
+    Ok(())
+}
+
+/// Evaluate `names` in order; each row is also stored (record `eval:<name>`).
+pub fn evaluate(
+    store: &Store,
+    compute: &Compute,
+    names: &[String],
+    cfg: &EvalConfig,
+    on: &mut dyn FnMut(&str, TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<(Vec<EvalRow>, bool)> {
+    let job = prepare(store, names, cfg)?;
+    let rows = match run(&job, &compute.device, on, cancel) {
+        Ok(r) => r,
+        Err(TrainError::Cancelled) => bail!("evaluation cancelled"),
+        Err(e) => return Err(e.into()),
+    };
+    record(store, &rows)?;
+    Ok((rows, job.clean))
+}
+
+/// The stored result of every version evaluated so far, in version-name order.
+pub fn stored(store: &Store) -> Result<Vec<EvalRow>> {
+    let mut out = Vec::new();
+    for name in store.version_names()? {
+        if let Some(r) = store.record::<EvalRow>(&format!("eval:{name}"))? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Table 2's layout.
+pub fn render(rows: &[EvalRow]) -> String {
+    let mut s = String::from(
+        "name              train    val   test  train acc  val acc  test acc  epochs  wall (s)\n",
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "{:<16} {:>6} {:>6} {:>6} {:>9.1}% {:>7.1}% {:>8.1}% {:>7} {:>9.0}\n",
+            r.version,
+            r.train,
+            r.val,
+            r.test,
+            r.train_acc * 100.0,
+            r.val_acc * 100.0,
+            r.test_acc * 100.0,
+            r.epochs,
+            r.wall_s
+        ));
+    }
+    s
+}
