@@ -3,6 +3,7 @@
 //!   CPU (flex) and on wgpu where a hardware adapter exists; scoring samples/s.
 //! - quality: crossval on the default demo, precision among the top |wrong| by loss.
 //! - seed: seed mode with 200 samples certified from truth.csv, validation accuracy.
+//! - gan: conditional-GAN iterations/s (`THRESH_BENCH_GAN_ITERS`, default 40).
 //!
 //! `THRESH_BENCH_TRAIN=speed,quality,seed` (default) picks sections;
 //! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30).
@@ -140,14 +141,15 @@ fn quality() -> serde_json::Value {
 
 fn seed_mode() -> serde_json::Value {
     let (_dir, store, truth) = demo_store(2000);
-    let mut certified = 0;
-    for mut s in store.samples_by_seq().expect("samples") {
+    // A random seed set, stratified by label, certified with the true labels.
+    let seed = thresh::pipeline::rounds::seed_set(&store, 200, 7).expect("seed set");
+    for id in &seed.ids {
+        let mut s = store.sample(id).expect("read").expect("sample");
         let t = truth.label_of(&s.sources[0].path).unwrap_or("").to_string();
-        if certified < 200 && s.state == State::Unreviewed && demo::CLASSES.contains(&t.as_str()) {
+        if demo::CLASSES.contains(&t.as_str()) {
             s.label = Some(t);
             s.state = State::Certified;
             store.put_sample(&s).expect("write");
-            certified += 1;
         }
     }
     let plan = Plan::from_store(&store, Mode::Seed, None, 7).expect("plan");
@@ -171,9 +173,48 @@ fn seed_mode() -> serde_json::Value {
     serde_json::json!({"val_acc": o.val_acc, "train_acc": o.train_acc, "precision": r.precision})
 }
 
+/// GAN iterations per second (batch 32, default generator) against the reference classifier:
+/// the first half with γ = 0 (generator + discriminator only), the second with the
+/// classifier-adversarial term (a forward and backward pass through the classifier too).
+fn gan_speed(compute: &Compute, iters: usize) -> serde_json::Value {
+    use thresh::model::gan::GanConfig;
+    use thresh::train::gan::{self, GanEvent, GanTrainConfig};
+    let data = numerals(640);
+    let ccfg = ClassifierConfig::reference(10, 1);
+    let classifier = ccfg.init(&compute.device);
+    let frozen = ccfg.init(&compute.device.clone().autodiff());
+    let cfg = GanTrainConfig::new(GanConfig::new(10, 1), iters);
+    let never = AtomicBool::new(false);
+    let mut marks = Vec::new();
+    let t = Instant::now();
+    gan::train(
+        &compute.device,
+        &cfg,
+        &data,
+        &classifier,
+        frozen,
+        &mut |e| {
+            if let GanEvent::Iter { iter, .. } = e {
+                if iter == cfg.gamma_hold || iter == iters {
+                    marks.push(t.elapsed().as_secs_f64());
+                }
+            }
+        },
+        &never,
+    )
+    .expect("gan");
+    let hold = cfg.gamma_hold as f64 / marks[0];
+    let adv = (iters - cfg.gamma_hold) as f64 / (marks[1] - marks[0]);
+    println!(
+        "GAN on {}: {hold:.2} it/s with γ = 0, {adv:.2} it/s with the classifier term (batch 32)",
+        compute.label()
+    );
+    serde_json::json!({"backend": compute.label(), "hold_it_s": hold, "adversarial_it_s": adv})
+}
+
 fn main() {
     let sections =
-        std::env::var("THRESH_BENCH_TRAIN").unwrap_or_else(|_| "speed,quality,seed".into());
+        std::env::var("THRESH_BENCH_TRAIN").unwrap_or_else(|_| "speed,quality,seed,gan".into());
     println!(
         "# thresh training benchmark ({} threads)\n",
         rayon::current_num_threads()
@@ -211,6 +252,13 @@ fn main() {
     }
     if sections.contains("seed") {
         out.insert("seed".into(), seed_mode());
+    }
+    if sections.contains("gan") {
+        let iters = std::env::var("THRESH_BENCH_GAN_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40);
+        out.insert("gan".into(), gan_speed(&Compute::cpu(), iters));
     }
     out.insert("bench".into(), "train".into());
     println!("{}", serde_json::Value::Object(out));

@@ -21,8 +21,12 @@ fn gan_samples_wait_for_approval() {
     let (store, _) = demo_store(tmp.path(), 200);
     let compute = Compute::cpu();
     let never = AtomicBool::new(false);
+    let opts = synth::GanOptions {
+        width: Some(4),
+        lr: None,
+    };
     // No classifier yet: a clear error.
-    let err = synth::train(&store, &compute, 4, Some(4), &mut |_| {}, &never).unwrap_err();
+    let err = synth::train(&store, &compute, 4, opts, &mut |_| {}, &never).unwrap_err();
     assert!(
         err.to_string().contains("run `thresh train` first"),
         "{err}"
@@ -35,7 +39,7 @@ fn gan_samples_wait_for_approval() {
         &store,
         &compute,
         6,
-        Some(4),
+        opts,
         &mut |e| {
             if let thresh::train::gan::GanEvent::Iter { iter, gamma, .. } = e {
                 iters = iter;

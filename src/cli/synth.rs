@@ -22,6 +22,9 @@ pub enum GanCommand {
         /// Generator width (channels of its last hidden layer).
         #[arg(long)]
         width: Option<usize>,
+        /// Adam learning rate (default 2e-4; the paper used 1e-4 over up to 200K iterations).
+        #[arg(long)]
+        lr: Option<f64>,
     },
     /// Generate samples into the synthetic queue (they join the data only when approved).
     Generate {
@@ -50,7 +53,7 @@ fn compute(choice: BackendChoice) -> Result<Compute> {
 pub fn gan(store: &Store, choice: BackendChoice, cmd: GanCommand, json: bool) -> Result<()> {
     let compute = compute(choice)?;
     match cmd {
-        GanCommand::Train { iters, width } => {
+        GanCommand::Train { iters, width, lr } => {
             let bar = ProgressBar::new(iters as u64);
             bar.set_style(
                 ProgressStyle::with_template("gan [{bar:30}] {pos}/{len} {msg}")
@@ -62,7 +65,7 @@ pub fn gan(store: &Store, choice: BackendChoice, cmd: GanCommand, json: bool) ->
                 store,
                 &compute,
                 iters,
-                width,
+                synth::GanOptions { width, lr },
                 &mut |e| match e {
                     GanEvent::Iter {
                         iter,

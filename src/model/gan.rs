@@ -2,7 +2,9 @@
 //! (four transposed 4x4 that double the size, each followed by a 3x3 convolution; BatchNorm +
 //! ReLU after all but the last, sigmoid output in [0, 1]) and a discriminator of five
 //! convolutional layers with LeakyReLU 0.2. Both are conditioned on the class: the generator
-//! takes z ++ one-hot as a 1x1 map, the discriminator one-hot planes beside the image.
+//! takes z ++ one-hot as a 1x1 map and one-hot planes again before each later upsampling
+//! (with the input alone it collapsed to one look for every class), the discriminator
+//! one-hot planes beside the image.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -38,10 +40,12 @@ impl GanConfig {
         let mut bns = Vec::new();
         let mut prev = Z + self.classes;
         for (i, &c) in chans.iter().enumerate() {
-            // 1 -> 4 first (kernel 4, stride 1), then 4 -> 8 -> 16 -> 32.
+            // 1 -> 4 first (kernel 4, stride 1), then 4 -> 8 -> 16 -> 32; from the second
+            // stage on the class comes in again as one-hot planes (stronger conditioning).
             let (stride, pad) = if i == 0 { (1, 0) } else { (2, 1) };
+            let input = if i == 0 { prev } else { prev + self.classes };
             ups.push(
-                ConvTranspose2dConfig::new([prev, c], [4, 4])
+                ConvTranspose2dConfig::new([input, c], [4, 4])
                     .with_stride([stride, stride])
                     .with_padding([pad, pad])
                     .init(device),
@@ -97,11 +101,20 @@ impl Generator {
     /// `z`: [B, Z], `onehot`: [B, classes] -> images [B, C, 32, 32] in [0, 1].
     pub fn forward(&self, z: Tensor<2>, onehot: Tensor<2>) -> Tensor<4> {
         let [b, _] = z.dims();
-        let input = Tensor::cat(vec![z, onehot], 1);
+        let classes = onehot.dims()[1];
+        let input = Tensor::cat(vec![z, onehot.clone()], 1);
         let c = input.dims()[1];
         let mut x = input.reshape([b, c, 1, 1]);
         let last = self.ups.len() - 1;
         for i in 0..self.ups.len() {
+            if i > 0 {
+                let [_, _, h, w] = x.dims();
+                let planes = onehot
+                    .clone()
+                    .reshape([b, classes, 1, 1])
+                    .expand([b, classes, h, w]);
+                x = Tensor::cat(vec![x, planes], 1);
+            }
             x = relu(self.bns[2 * i].forward(self.ups[i].forward(x)));
             x = self.convs[i].forward(x);
             if i != last {

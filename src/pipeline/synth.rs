@@ -45,7 +45,14 @@ pub struct GanJob {
     pub config: GanTrainConfig,
 }
 
-pub fn prepare(store: &Store, iters: usize, width: Option<usize>) -> Result<GanJob> {
+/// Options of a GAN training; `None` keeps the default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GanOptions {
+    pub width: Option<usize>,
+    pub lr: Option<f64>,
+}
+
+pub fn prepare(store: &Store, iters: usize, opts: GanOptions) -> Result<GanJob> {
     let Some(round) = store.latest_round()? else {
         bail!("the GAN needs a trained classifier to freeze: run `thresh train` first");
     };
@@ -64,14 +71,18 @@ pub fn prepare(store: &Store, iters: usize, width: Option<usize>) -> Result<GanJ
     }
     let meta = store.meta();
     let mut model = GanConfig::new(meta.classes.len(), meta.channels as usize);
-    if let Some(w) = width {
+    if let Some(w) = opts.width {
         model.width = w;
+    }
+    let mut config = GanTrainConfig::new(model, iters);
+    if let Some(lr) = opts.lr {
+        config.lr = lr;
     }
     Ok(GanJob {
         real,
         checkpoint: ck,
         round,
-        config: GanTrainConfig::new(model, iters),
+        config,
     })
 }
 
@@ -130,11 +141,11 @@ pub fn train(
     store: &Store,
     compute: &Compute,
     iters: usize,
-    width: Option<usize>,
+    opts: GanOptions,
     on: &mut dyn FnMut(GanEvent),
     cancel: &AtomicBool,
 ) -> Result<GanRecord> {
-    let job = prepare(store, iters, width)?;
+    let job = prepare(store, iters, opts)?;
     let trained = match run(&job, store.dir(), &compute.device, on, cancel) {
         Ok(t) => t,
         Err(TrainError::Cancelled) => bail!("GAN training cancelled: nothing was stored"),

@@ -523,7 +523,7 @@ impl App {
                 })
             }
             7 => {
-                let job = synth::prepare(&self.store, self.config.gan_iters, None)?;
+                let job = synth::prepare(&self.store, self.config.gan_iters, Default::default())?;
                 let store_dir = self.store.dir().to_path_buf();
                 self.submit(
                     Request::Gan {
