@@ -24,6 +24,7 @@ fn gan_samples_wait_for_approval() {
     let opts = synth::GanOptions {
         width: Some(4),
         lr: None,
+        hold: None,
     };
     // No classifier yet: a clear error.
     let err = synth::train(&store, &compute, 4, opts, &mut |_| {}, &never).unwrap_err();

@@ -25,6 +25,9 @@ pub enum GanCommand {
         /// Adam learning rate (default 2e-4; the paper used 1e-4 over up to 200K iterations).
         #[arg(long)]
         lr: Option<f64>,
+        /// Iterations with γ = 0 before it ramps to 0.5 over the rest (default: half).
+        #[arg(long)]
+        hold: Option<usize>,
     },
     /// Generate samples into the synthetic queue (they join the data only when approved).
     Generate {
@@ -53,7 +56,12 @@ fn compute(choice: BackendChoice) -> Result<Compute> {
 pub fn gan(store: &Store, choice: BackendChoice, cmd: GanCommand, json: bool) -> Result<()> {
     let compute = compute(choice)?;
     match cmd {
-        GanCommand::Train { iters, width, lr } => {
+        GanCommand::Train {
+            iters,
+            width,
+            lr,
+            hold,
+        } => {
             let bar = ProgressBar::new(iters as u64);
             bar.set_style(
                 ProgressStyle::with_template("gan [{bar:30}] {pos}/{len} {msg}")
@@ -65,7 +73,7 @@ pub fn gan(store: &Store, choice: BackendChoice, cmd: GanCommand, json: bool) ->
                 store,
                 &compute,
                 iters,
-                synth::GanOptions { width, lr },
+                synth::GanOptions { width, lr, hold },
                 &mut |e| match e {
                     GanEvent::Iter {
                         iter,

@@ -50,6 +50,8 @@ pub struct GanJob {
 pub struct GanOptions {
     pub width: Option<usize>,
     pub lr: Option<f64>,
+    /// Iterations with γ = 0 before it ramps (default: half of them).
+    pub hold: Option<usize>,
 }
 
 pub fn prepare(store: &Store, iters: usize, opts: GanOptions) -> Result<GanJob> {
@@ -77,6 +79,10 @@ pub fn prepare(store: &Store, iters: usize, opts: GanOptions) -> Result<GanJob> 
     let mut config = GanTrainConfig::new(model, iters);
     if let Some(lr) = opts.lr {
         config.lr = lr;
+    }
+    if let Some(hold) = opts.hold {
+        config.gamma_hold = hold.min(iters);
+        config.gamma_ramp = iters - config.gamma_hold;
     }
     Ok(GanJob {
         real,
@@ -159,10 +165,11 @@ pub fn load_generator(store: &Store, compute: &Compute) -> Result<(GanRecord, Ge
         .record(RECORD)?
         .ok_or_else(|| anyhow!("no GAN yet: run `thresh gan train` first"))?;
     let path = checkpoint::verified(&rec.file, &rec.blake3, store.dir())?;
+    // Generation runs with batch statistics, as in training (see `gan::generate`).
     let g = rec
         .config
         .model
-        .generator(&compute.device)
+        .generator(&compute.device.clone().autodiff())
         .try_load_file(&path)
         .map_err(|e| anyhow!("GAN checkpoint {} does not fit: {e:?}", path.display()))?;
     Ok((rec, g))
@@ -210,7 +217,7 @@ pub fn generate(
         classes.len(),
         Some(truncation),
         rec.trained ^ rec.generations as u64,
-        &compute.device,
+        &compute.device.clone().autodiff(),
     );
     let side = meta.size;
     let mut items = Vec::new();

@@ -110,7 +110,12 @@ pub fn noise(n: usize, truncation: Option<f32>, rng: &mut impl Rng, device: &Dev
     Tensor::from_data(TensorData::new(v, [n, Z]), device)
 }
 
-/// Generate `labels.len()` images (u8 pixels, HWC) with an inference generator.
+/// Generate `labels.len()` images (u8 pixels, HWC), in batches of 64.
+///
+/// Pass a generator on an autodiff device: its BatchNorm layers then normalise with the
+/// batch's statistics, as during training. With running statistics (an inference copy) the
+/// generator trained here drew blank pages — the running averages lag the fast-moving GAN
+/// weights — so generation deliberately uses batch statistics, as many DCGAN codes do.
 pub fn generate(
     generator: &Generator,
     labels: &[usize],
@@ -279,9 +284,9 @@ pub fn train(
             eta_s: secs / done as f32 * (cfg.iters - done) as f32,
         });
         if done == cfg.gamma_hold.max(1).min(cfg.iters) || done == cfg.iters {
-            let g = generator.as_ref().expect("generator").valid();
+            let g = generator.as_ref().expect("generator");
             let inner = base.clone();
-            let imgs = generate(&g, &check_labels, classes, Some(0.7), cfg.seed, &inner);
+            let imgs = generate(g, &check_labels, classes, Some(0.7), cfg.seed, &device);
             let rate = intended_rate(classifier, &imgs, &check_labels, side, channels, &inner);
             checks.push((done, rate));
             // Three per class: check_labels cycles through the classes.
