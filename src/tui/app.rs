@@ -405,7 +405,6 @@ impl App {
     }
 
     fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Result<()> {
-        let action = self.keymap.action(&key);
         match overlay {
             Overlay::Help => {} // any key closes it
             Overlay::Menu { selected } => match key.code {
@@ -472,7 +471,6 @@ impl App {
                 _ => self.overlay = Some(Overlay::Input { purpose, text }),
             },
         }
-        let _ = action;
         Ok(())
     }
 
