@@ -17,7 +17,7 @@ pub enum GanCommand {
     /// Train the conditional GAN against the latest round's classifier (frozen).
     Train {
         /// Iterations (batch 32). The paper ran up to 200K on GPUs; the default suits a CPU.
-        #[arg(long, default_value_t = 1500)]
+        #[arg(long, default_value_t = 3000)]
         iters: usize,
         /// Generator width (channels of its last hidden layer).
         #[arg(long)]
@@ -25,7 +25,7 @@ pub enum GanCommand {
         /// Adam learning rate (default 2e-4; the paper used 1e-4 over up to 200K iterations).
         #[arg(long)]
         lr: Option<f64>,
-        /// Iterations with γ = 0 before it ramps to 0.5 over the rest (default: half).
+        /// Iterations with γ = 0 before it ramps to 0.5 over the rest (default: five sixths).
         #[arg(long)]
         hold: Option<usize>,
     },

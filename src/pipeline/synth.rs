@@ -50,7 +50,7 @@ pub struct GanJob {
 pub struct GanOptions {
     pub width: Option<usize>,
     pub lr: Option<f64>,
-    /// Iterations with γ = 0 before it ramps (default: half of them).
+    /// Iterations with γ = 0 before it ramps (default: five sixths of them).
     pub hold: Option<usize>,
 }
 

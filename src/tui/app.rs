@@ -141,7 +141,7 @@ impl Default for UiConfig {
         UiConfig {
             epochs: env_or("THRESH_UI_EPOCHS", 30),
             seed_set: rounds::DEFAULT_SEED_SET,
-            gan_iters: env_or("THRESH_UI_GAN_ITERS", 1500),
+            gan_iters: env_or("THRESH_UI_GAN_ITERS", 3000),
             eval_epochs: env_or("THRESH_UI_EVAL_EPOCHS", 100),
         }
     }
