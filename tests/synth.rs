@@ -115,6 +115,7 @@ fn the_cleaned_version_beats_the_raw_one_on_test() {
     ec.train.epochs = 20;
     ec.train.batch = 16;
     ec.train.lr = 3e-3;
+    ec.folds = true;
     let names = vec!["raw".to_string(), "clean".to_string()];
     let (rows, clean_labels) =
         eval::evaluate(&store, &compute, &names, &ec, &mut |_, _| {}, &never).unwrap();
@@ -131,5 +132,9 @@ fn the_cleaned_version_beats_the_raw_one_on_test() {
         rows[1].test_acc,
         rows[0].test_acc
     );
+    // One model per fold of the split (2 here): mean ± std of test accuracy.
+    let (mean, std, n) = rows[1].folds.expect("fold figures");
+    assert_eq!(n, 2);
+    assert!((0.0..=1.0).contains(&mean) && std >= 0.0);
     assert_eq!(eval::stored(&store).unwrap().len(), 2);
 }

@@ -147,6 +147,9 @@ pub enum Command {
         /// Network width (64 = the reference network).
         #[arg(long, default_value_t = 64)]
         width: usize,
+        /// Also one model per fold of the split: test accuracy mean ± std (N more trainings).
+        #[arg(long)]
+        folds: bool,
     },
     /// Write a class-per-folder tree per split and fold, plus manifest.csv.
     Export {
@@ -291,12 +294,14 @@ pub fn run(cli: Cli) -> Result<()> {
             versions,
             epochs,
             width,
+            folds,
         } => synth::eval_cmd(
             &Store::open(&cli.store)?,
             cli.backend,
             versions,
             epochs,
             width,
+            folds,
             cli.json,
         ),
         Command::Export { dir, version } => review::export(

@@ -165,6 +165,7 @@ pub fn eval_cmd(
     versions: Option<String>,
     epochs: usize,
     width: usize,
+    folds: bool,
     json: bool,
 ) -> Result<()> {
     let compute = compute(choice)?;
@@ -180,6 +181,7 @@ pub fn eval_cmd(
     let mut cfg = EvalConfig::paper(meta.classes.len(), meta.channels as usize);
     cfg.train.epochs = epochs;
     cfg.train.model.width = width;
+    cfg.folds = folds;
     let bars = TrainBars::new(json);
     let never = AtomicBool::new(false);
     let (rows, clean) = eval::evaluate(

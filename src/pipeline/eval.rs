@@ -21,6 +21,8 @@ use std::time::Instant;
 pub struct EvalConfig {
     pub train: fit::TrainConfig,
     pub val_fraction: f64,
+    /// Also train once per fold (validating on it) and report test accuracy mean ± std.
+    pub folds: bool,
 }
 
 impl EvalConfig {
@@ -34,6 +36,7 @@ impl EvalConfig {
         EvalConfig {
             train,
             val_fraction: 0.1,
+            folds: false,
         }
     }
 }
@@ -50,6 +53,9 @@ pub struct EvalRow {
     pub epochs: usize,
     pub wall_s: f32,
     pub evaluated: u64,
+    /// With folds: test accuracy (mean, std) over the N fold models, and N.
+    #[serde(default)]
+    pub folds: Option<(f32, f32, usize)>,
 }
 
 /// The fixed test set: test-split samples a human certified (or, when none is, every
@@ -111,8 +117,18 @@ pub struct EvalJob {
     pub test: Dataset,
     /// The test labels are human-certified (else as imported).
     pub clean: bool,
-    pub versions: Vec<(String, Dataset, Dataset)>,
+    pub versions: Vec<VersionData>,
     pub config: EvalConfig,
+}
+
+/// One version's samples outside the test split.
+pub struct VersionData {
+    pub name: String,
+    pub train: Dataset,
+    pub val: Dataset,
+    /// Everything, with each sample's fold (for the per-fold models).
+    pub pool: Dataset,
+    pub fold_of: Vec<Option<u32>>,
 }
 
 pub fn prepare(store: &Store, names: &[String], cfg: &EvalConfig) -> Result<EvalJob> {
@@ -135,6 +151,7 @@ pub fn prepare(store: &Store, names: &[String], cfg: &EvalConfig) -> Result<Eval
     for name in names {
         let v = versions::get(store, name)?;
         let mut pool = Dataset::default();
+        let mut fold_of = Vec::new();
         for e in &v.entries {
             if test_ids.contains(&e.id) {
                 continue;
@@ -146,12 +163,19 @@ pub fn prepare(store: &Store, names: &[String], cfg: &EvalConfig) -> Result<Eval
                 continue;
             };
             pool.push(e.id, Img::from_u8(&px, side, channels), c);
+            fold_of.push(e.fold);
         }
         if pool.class_count() < 2 {
             bail!("version {name} has fewer than two classes outside the test split");
         }
         let (tr, va) = split_indices(&pool.labels, cfg.val_fraction, cfg.train.seed);
-        out.push((name.clone(), pool.select(&tr), pool.select(&va)));
+        out.push(VersionData {
+            name: name.clone(),
+            train: pool.select(&tr),
+            val: pool.select(&va),
+            pool,
+            fold_of,
+        });
     }
     let mut config = cfg.clone();
     config.train.model.classes = meta.classes.len();
@@ -172,7 +196,8 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<Vec<EvalRow>, TrainError> {
     let mut rows = Vec::new();
-    for (name, train, val) in &job.versions {
+    for v in &job.versions {
+        let (name, train, val) = (&v.name, &v.train, &v.val);
         let started = Instant::now();
         let fitted = fit::fit(
             device,
@@ -193,9 +218,54 @@ pub fn run(
             epochs: fitted.epochs_run,
             wall_s: started.elapsed().as_secs_f32(),
             evaluated: now_secs(),
+            folds: if job.config.folds {
+                fold_scores(job, v, device, on, cancel)?
+            } else {
+                None
+            },
         });
     }
     Ok(rows)
+}
+
+/// Test accuracy (mean, std, n) of one model per fold — trained on the other folds,
+/// early-stopped on its own — or `None` when the version has fewer than two folds.
+fn fold_scores(
+    job: &EvalJob,
+    v: &VersionData,
+    device: &burn::tensor::Device,
+    on: &mut dyn FnMut(&str, TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<Option<(f32, f32, usize)>, TrainError> {
+    let mut folds: Vec<u32> = v.fold_of.iter().flatten().copied().collect();
+    folds.sort_unstable();
+    folds.dedup();
+    if folds.len() < 2 {
+        return Ok(None);
+    }
+    let mut accs = Vec::new();
+    for &f in &folds {
+        let held: Vec<usize> = (0..v.pool.len())
+            .filter(|&i| v.fold_of[i] == Some(f))
+            .collect();
+        let rest: Vec<usize> = (0..v.pool.len())
+            .filter(|&i| v.fold_of[i].is_some_and(|g| g != f))
+            .collect();
+        let label = format!("{} fold {}", v.name, f + 1);
+        let fitted = fit::fit(
+            device,
+            &job.config.train,
+            &v.pool.select(&rest),
+            &v.pool.select(&held),
+            &mut |e| on(&label, e),
+            cancel,
+        )?;
+        accs.push(accuracy(&fitted.model, &job.test, device));
+    }
+    let n = accs.len() as f32;
+    let mean = accs.iter().sum::<f32>() / n;
+    let std = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n).sqrt();
+    Ok(Some((mean, std, accs.len())))
 }
 
 pub fn record(store: &Store, rows: &[EvalRow]) -> Result<()> {
@@ -238,7 +308,7 @@ pub fn stored(store: &Store) -> Result<Vec<EvalRow>> {
 /// Table 2's layout.
 pub fn render(rows: &[EvalRow]) -> String {
     let mut s = String::from(
-        "name              train    val   test  train acc  val acc  test acc  epochs  wall (s)\n",
+        "name              train    val   test  train acc  val acc  test acc  epochs  wall (s)  folds: test mean ± std\n",
     );
     for r in rows {
         s.push_str(&format!(
@@ -253,6 +323,10 @@ pub fn render(rows: &[EvalRow]) -> String {
             r.epochs,
             r.wall_s
         ));
+        if let Some((m, sd, n)) = r.folds {
+            s.pop();
+            s.push_str(&format!("  {:.1}% ± {:.1} ({n})\n", m * 100.0, sd * 100.0));
+        }
     }
     s
 }
