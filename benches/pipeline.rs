@@ -4,44 +4,13 @@
 //!
 //! `THRESH_BENCH_SIZES=10000,100000` (default) sets the throughput sizes.
 
+mod common;
+
+use common::setup;
 use rayon::prelude::*;
 use std::time::Instant;
 use thresh::dedup::phash::{self, HashKind};
 use thresh::dedup::{self, quality, verify, Params};
-use thresh::demo::{self, DemoConfig};
-use thresh::ingest::{self, Format};
-use thresh::store::{Store, StoreSettings};
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    store: Store,
-    out: std::path::PathBuf,
-}
-
-fn setup(n: usize) -> (Setup, f64) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("demo");
-    demo::generate(&DemoConfig {
-        out: out.clone(),
-        n,
-        seed: 7,
-    })
-    .expect("demo");
-    let mut store =
-        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
-    store.add_classes(demo::CLASSES).expect("classes");
-    let t = Instant::now();
-    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).expect("import");
-    let secs = t.elapsed().as_secs_f64();
-    (
-        Setup {
-            _dir: dir,
-            store,
-            out,
-        },
-        secs,
-    )
-}
 
 fn f1(q: &quality::Quality) -> f64 {
     let (p, r) = (q.precision, q.near_recall);

@@ -8,15 +8,16 @@
 //! `THRESH_BENCH_TRAIN=speed,quality,seed` (default) picks sections;
 //! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30).
 
+mod common;
+
 use rand::SeedableRng;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use thresh::augment::Img;
 use thresh::dedup::{self, quality::Truth, Params};
-use thresh::demo::{self, glyph, DemoConfig};
-use thresh::ingest::{self, Format};
+use thresh::demo::{self, glyph};
 use thresh::model::ClassifierConfig;
-use thresh::store::{Id, State, Store, StoreSettings};
+use thresh::store::{Id, State};
 use thresh::train::backend::{self, Compute};
 use thresh::train::data::Dataset;
 use thresh::train::{self, fit, score, Mode, Plan, RunConfig};
@@ -71,22 +72,12 @@ fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
     serde_json::json!({"backend": compute.label(), "samples": n, "epoch_s": epoch, "first_epoch_s": secs[0], "score_samples_s": score_rate})
 }
 
-fn demo_store(n: usize) -> (tempfile::TempDir, Store, Truth) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("demo");
-    demo::generate(&DemoConfig {
-        out: out.clone(),
-        n,
-        seed: 7,
-    })
-    .expect("demo");
-    let mut store =
-        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
-    store.add_classes(demo::CLASSES).expect("classes");
-    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).expect("import");
-    dedup::dedup(&store, Params::default()).expect("dedup");
-    let truth = Truth::load(&out.join("truth.csv")).expect("truth");
-    (dir, store, truth)
+/// The demo imported and deduplicated, with its truth file.
+fn demo_store(n: usize) -> (common::Setup, Truth) {
+    let (s, _) = common::setup(n);
+    dedup::dedup(&s.store, Params::default()).expect("dedup");
+    let truth = Truth::load(&s.out.join("truth.csv")).expect("truth");
+    (s, truth)
 }
 
 fn epochs_cap() -> usize {
@@ -115,7 +106,8 @@ fn progress(e: train::TrainEvent) {
 }
 
 fn quality() -> serde_json::Value {
-    let (_dir, store, truth) = demo_store(2000);
+    let (setup, truth) = demo_store(2000);
+    let store = setup.store;
     let plan = Plan::from_store(&store, Mode::Crossval, None, 7).expect("plan");
     let mut cfg = RunConfig::new(10, 1);
     cfg.train.epochs = epochs_cap();
@@ -140,7 +132,8 @@ fn quality() -> serde_json::Value {
 }
 
 fn seed_mode() -> serde_json::Value {
-    let (_dir, store, truth) = demo_store(2000);
+    let (setup, truth) = demo_store(2000);
+    let store = setup.store;
     // A random seed set, stratified by label, certified with the true labels.
     let seed = thresh::pipeline::rounds::seed_set(&store, 200, 7).expect("seed set");
     for id in &seed.ids {

@@ -2,16 +2,15 @@
 //! ratatui's TestBackend at 200x60 (p50/p99, cold and cached thumbnails), and key-to-draw
 //! latency while a training job streams events. Prints a table and one JSON line.
 
+mod common;
+
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use std::time::{Duration, Instant};
-use thresh::demo::{self, DemoConfig};
-use thresh::ingest::{self, Format};
 use thresh::pipeline::decide;
 use thresh::pipeline::queues::CERTIFY;
 use thresh::pipeline::rounds;
-use thresh::store::{Store, StoreSettings};
 use thresh::train::backend::Compute;
 use thresh::tui::app::{App, AppEvent};
 use thresh::tui::draw;
@@ -24,18 +23,8 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("demo");
-    demo::generate(&DemoConfig {
-        out: out.clone(),
-        n: 1000,
-        seed: 7,
-    })
-    .expect("demo");
-    let mut store =
-        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
-    store.add_classes(demo::CLASSES).expect("classes");
-    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).expect("import");
+    let (setup, _) = common::setup(1000);
+    let store = setup.store;
     rounds::seed_set(&store, 400, 1).expect("seed set");
     let mut app = App::new(
         store,

@@ -13,7 +13,7 @@ use thresh::pipeline::synth::{self, SYNTHETIC};
 use thresh::pipeline::{decide, rounds, split, versions};
 use thresh::store::{Origin, State};
 use thresh::train::backend::Compute;
-use thresh::train::{data, Mode, Plan};
+use thresh::train::{Mode, Plan};
 
 #[test]
 fn gan_samples_wait_for_approval() {
@@ -68,7 +68,7 @@ fn gan_samples_wait_for_approval() {
         let s = store.sample(id).unwrap().unwrap();
         assert_eq!((s.origin, s.state), (Origin::Synthetic, State::Unreviewed));
         assert_eq!(store.pixels(id).unwrap().unwrap().len(), 32 * 32);
-        assert!(!data::usable(&s), "not part of the data before approval");
+        assert!(!s.in_data(), "not part of the data before approval");
     }
     let err = synth::generate(&store, &compute, 3, Some("XI"), 0.7).unwrap_err();
     assert!(err.to_string().contains("unknown class"));

@@ -19,17 +19,6 @@ pub struct BalanceReport {
     pub applied: Option<Applied>,
 }
 
-/// In the data for balancing: labelled, not rejected/duplicate, not in the test split.
-fn in_data(s: &Sample) -> bool {
-    !s.pending_synthetic()
-        && s.label.is_some()
-        && matches!(
-            s.state,
-            State::Unreviewed | State::Certified | State::Relabeled
-        )
-        && s.split != Some(Split::Test)
-}
-
 pub fn balance(store: &Store, target: Option<usize>, seed: u64) -> Result<BalanceReport> {
     let classes = store.meta().classes.clone();
     let mut data: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
@@ -41,7 +30,8 @@ pub fn balance(store: &Store, target: Option<usize>, seed: u64) -> Result<Balanc
         else {
             continue;
         };
-        if in_data(&s) {
+        // The test split is never balanced away.
+        if s.in_data() && s.split != Some(Split::Test) {
             data.entry(c).or_default().push(s);
         } else if s.state == State::Surplus {
             surplus.entry(c).or_default().push(s);

@@ -60,13 +60,19 @@ pub struct EvalRow {
 
 /// The fixed test set: test-split samples a human certified (or, when none is, every
 /// test-split sample in the data), with their current labels.
-fn test_set(store: &Store) -> Result<(Dataset, bool)> {
+/// Also returns the ids of every test-split sample, whatever its state: none is trained on.
+fn test_set(store: &Store) -> Result<(Dataset, bool, HashSet<Id>)> {
     let meta = store.meta();
     let (side, channels) = (meta.size as usize, meta.channels as usize);
-    let all: Vec<_> = store
+    let in_test: Vec<_> = store
         .samples_by_seq()?
         .into_iter()
-        .filter(|s| s.split == Some(Split::Test) && s.label.is_some())
+        .filter(|s| s.split == Some(Split::Test))
+        .collect();
+    let ids = in_test.iter().map(|s| s.id).collect();
+    let all: Vec<_> = in_test
+        .into_iter()
+        .filter(|s| s.label.is_some())
         .filter(|s| {
             !matches!(s.state, State::Rejected | State::Duplicate) && !s.pending_synthetic()
         })
@@ -91,7 +97,7 @@ fn test_set(store: &Store) -> Result<(Dataset, bool)> {
             .ok_or_else(|| anyhow!("pixels of {} are missing", s.id.short()))?;
         d.push(s.id, Img::from_u8(&px, side, channels), c);
     }
-    Ok((d, clean))
+    Ok((d, clean, ids))
 }
 
 fn accuracy(
@@ -135,16 +141,10 @@ pub fn prepare(store: &Store, names: &[String], cfg: &EvalConfig) -> Result<Eval
     if names.is_empty() {
         bail!("name at least one version (`thresh version NAME` freezes one)");
     }
-    let (test, clean) = test_set(store)?;
+    let (test, clean, test_ids) = test_set(store)?;
     if test.is_empty() {
         bail!("there is no test split: run `thresh split` first");
     }
-    let test_ids: HashSet<Id> = store
-        .samples()
-        .filter_map(|s| s.ok())
-        .filter(|s| s.split == Some(Split::Test))
-        .map(|s| s.id)
-        .collect();
     let meta = store.meta().clone();
     let (side, channels) = (meta.size as usize, meta.channels as usize);
     let mut out = Vec::new();

@@ -75,37 +75,6 @@ pub fn seed_set(store: &Store, n: usize, seed: u64) -> Result<Queue> {
     Ok(q)
 }
 
-/// A queue's progress.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct QueueStatus {
-    pub name: &'static str,
-    pub round: u32,
-    pub size: usize,
-    /// Decided (not unreviewed) or skipped as an exception of a bulk accept.
-    pub done: usize,
-}
-
-pub fn status(store: &Store, name: &'static str) -> Result<Option<QueueStatus>> {
-    let Some(q) = store.queue::<Queue>(name)? else {
-        return Ok(None);
-    };
-    let skipped: HashSet<Id> = q.skipped.iter().copied().collect();
-    let mut done = 0;
-    for id in &q.ids {
-        let decided = skipped.contains(id)
-            || store
-                .sample(id)?
-                .is_none_or(|s| s.state != State::Unreviewed);
-        done += decided as usize;
-    }
-    Ok(Some(QueueStatus {
-        name,
-        round: q.round,
-        size: q.ids.len(),
-        done,
-    }))
-}
-
 /// After a decision on `ids`: when they belong to the latest round's queues, (re)compute
 /// that round's review statistics — set when both queues are done, cleared when an undo
 /// reopens them.

@@ -38,16 +38,6 @@ pub struct Version {
     pub entries: Vec<Entry>,
 }
 
-/// In a version: labelled and in the data (not rejected, duplicate or surplus).
-pub fn in_version(s: &Sample) -> bool {
-    !s.pending_synthetic()
-        && s.label.is_some()
-        && matches!(
-            s.state,
-            State::Unreviewed | State::Certified | State::Relabeled
-        )
-}
-
 /// Freeze the current data as `name`. Names are never overwritten.
 pub fn freeze(store: &Store, name: &str) -> Result<Version> {
     let name = name.trim();
@@ -60,7 +50,7 @@ pub fn freeze(store: &Store, name: &str) -> Result<Version> {
     let entries: Vec<Entry> = store
         .samples_by_seq()?
         .into_iter()
-        .filter(in_version)
+        .filter(Sample::in_data)
         .map(|s| Entry::of(&s))
         .collect();
     if entries.is_empty() {
@@ -114,7 +104,7 @@ pub fn export(store: &Store, dir: &Path, version: Option<&str>) -> Result<Export
         None => store
             .samples_by_seq()?
             .into_iter()
-            .filter(in_version)
+            .filter(Sample::in_data)
             .map(|s| Entry::of(&s))
             .collect(),
     };

@@ -208,13 +208,9 @@ impl Store {
     }
 
     pub fn record<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
-        match self.db.open_tree("meta")?.get(format!("record:{key}"))? {
-            Some(v) => Ok(Some(
-                serde_json::from_slice(&v)
-                    .with_context(|| format!("record {key} is unreadable"))?,
-            )),
-            None => Ok(None),
-        }
+        get_json(&self.db.open_tree("meta")?, format!("record:{key}"), || {
+            format!("record {key}")
+        })
     }
 
     fn write_meta(&self) -> anyhow::Result<()> {
@@ -389,14 +385,9 @@ impl Store {
     }
 
     pub fn round<T: DeserializeOwned>(&self, n: u32) -> anyhow::Result<Option<T>> {
-        match self.rounds.get(n.to_be_bytes())? {
-            Some(v) => {
-                Ok(Some(serde_json::from_slice(&v).with_context(|| {
-                    format!("round {n} record is unreadable")
-                })?))
-            }
-            None => Ok(None),
-        }
+        get_json(&self.rounds, n.to_be_bytes(), || {
+            format!("round {n} record")
+        })
     }
 
     /// Store the scores of `round`, replacing any it had, in one batch.
@@ -435,13 +426,7 @@ impl Store {
     }
 
     pub fn queue<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
-        match self.queues.get(name.as_bytes())? {
-            Some(v) => Ok(Some(
-                serde_json::from_slice(&v)
-                    .with_context(|| format!("queue {name} is unreadable"))?,
-            )),
-            None => Ok(None),
-        }
+        get_json(&self.queues, name.as_bytes(), || format!("queue {name}"))
     }
 
     /// Write `samples` and one audit-log entry in one transaction, then flush: a decision is
@@ -468,15 +453,6 @@ impl Store {
         Ok(key)
     }
 
-    pub fn log_entry(&self, key: u64) -> anyhow::Result<Option<LogEntry>> {
-        match self.log.get(key.to_be_bytes())? {
-            Some(v) => Ok(Some(
-                serde_json::from_slice(&v).context("unreadable log entry")?,
-            )),
-            None => Ok(None),
-        }
-    }
-
     /// The audit log newest first (undo walks it this way).
     pub fn log_entries_rev(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
         self.log.iter().rev().map(decode_log)
@@ -489,14 +465,9 @@ impl Store {
     }
 
     pub fn version<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
-        match self.versions.get(name.as_bytes())? {
-            Some(v) => {
-                Ok(Some(serde_json::from_slice(&v).with_context(|| {
-                    format!("version {name} is unreadable")
-                })?))
-            }
-            None => Ok(None),
-        }
+        get_json(&self.versions, name.as_bytes(), || {
+            format!("version {name}")
+        })
     }
 
     pub fn version_names(&self) -> anyhow::Result<Vec<String>> {
@@ -510,6 +481,20 @@ impl Store {
     /// The audit log in order, oldest first.
     pub fn log_entries(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
         self.log.iter().map(decode_log)
+    }
+}
+
+/// Read and decode one JSON value; `what` names it in the error ("… is unreadable").
+fn get_json<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    key: impl AsRef<[u8]>,
+    what: impl FnOnce() -> String,
+) -> anyhow::Result<Option<T>> {
+    match tree.get(key)? {
+        Some(v) => Ok(Some(
+            serde_json::from_slice(&v).with_context(|| format!("{} is unreadable", what()))?,
+        )),
+        None => Ok(None),
     }
 }
 

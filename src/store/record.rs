@@ -246,6 +246,17 @@ impl Sample {
         self.sources.first().and_then(|s| s.given.as_deref())
     }
 
+    /// Part of the data: labelled, not rejected, duplicate or surplus, and not a generated
+    /// sample waiting for approval. What trains, balances and goes into versions.
+    pub fn in_data(&self) -> bool {
+        !self.pending_synthetic()
+            && self.label.is_some()
+            && matches!(
+                self.state,
+                State::Unreviewed | State::Certified | State::Relabeled
+            )
+    }
+
     /// A generated sample nobody has approved yet: not part of the data.
     pub fn pending_synthetic(&self) -> bool {
         self.origin == Origin::Synthetic && self.state == State::Unreviewed

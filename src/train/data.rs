@@ -2,7 +2,7 @@
 //! indices, so training never touches the store or re-decodes a file.
 
 use crate::augment::Img;
-use crate::store::{Id, Sample, State, Store};
+use crate::store::{Id, Sample, Store};
 use anyhow::{Context, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -72,24 +72,14 @@ pub fn split_indices(labels: &[usize], fraction: f64, seed: u64) -> (Vec<usize>,
     (train, val)
 }
 
-/// Can this sample be trained on or scored? It needs a known label and must still be in the
-/// data (not rejected, not a duplicate, not in surplus).
-pub fn usable(s: &Sample) -> bool {
-    !s.pending_synthetic()
-        && s.label.is_some()
-        && matches!(
-            s.state,
-            State::Unreviewed | State::Certified | State::Relabeled
-        )
-}
-
-/// The samples for which `keep` holds, with their current labels as class indices.
+/// The samples in the data (`Sample::in_data`) for which `keep` holds, with their current
+/// labels as class indices.
 pub fn from_store(store: &Store, keep: impl Fn(&Sample) -> bool) -> Result<Dataset> {
     let meta = store.meta();
     let (side, channels) = (meta.size as usize, meta.channels as usize);
     let mut d = Dataset::default();
     for s in store.samples_by_seq()? {
-        if !usable(&s) || !keep(&s) {
+        if !s.in_data() || !keep(&s) {
             continue;
         }
         let label = s.label.as_deref().unwrap_or_default();
