@@ -4,11 +4,13 @@
 //!
 //! `THRESH_BENCH_N=100000` (default) sets the store size.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 use thresh::pipeline::decide::{self, Decision};
 use thresh::pipeline::queues;
-use thresh::store::{Id, Sample, Source, Store, StoreSettings};
+use thresh::store::Id;
 use thresh::train::{Mode, RoundRecord, RunConfig, StoredScore};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -16,40 +18,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("THRESH_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store =
-        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
-    let classes: Vec<String> = (1..=10).map(|c| format!("c{c}")).collect();
-    store
-        .add_classes(classes.iter().map(String::as_str))
-        .expect("classes");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let t = Instant::now();
-    let mut ids = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(4096) {
-        let items: Vec<(Sample, Vec<u8>)> = chunk
-            .iter()
-            .map(|&i| {
-                let id = Id::of_bytes(&(i as u64).to_le_bytes());
-                ids.push(id);
-                let px: Vec<u8> = (0..1024).map(|_| rng.random()).collect();
-                let src = Source {
-                    path: format!("/bench/{}/{i:06}.png", classes[i % 10]),
-                    given: Some(classes[i % 10].clone()),
-                };
-                let s =
-                    Sample::imported(id, i as u64, src, Id::of_bytes(&px), rng.random(), (32, 32));
-                (s, px)
-            })
-            .collect();
-        store.insert_samples(&items).expect("insert");
-    }
-    store.flush().expect("flush");
-    let fill_s = t.elapsed().as_secs_f64();
+    let n = common::bench_n();
+    let (_dir, store, ids, classes, fill_s) = common::synthetic(n);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
 
     // Scores for every sample, as a round leaves them.
     let scores: Vec<(Id, StoredScore)> = ids

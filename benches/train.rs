@@ -56,7 +56,7 @@ fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
     )
     .expect("train");
     let t = Instant::now();
-    let scores = score::score(&f.model, &data, &compute.device);
+    let scores = score::score(&f.model, &data, &compute.device).expect("score");
     let score_rate = scores.len() as f64 / t.elapsed().as_secs_f64();
     // The first epoch includes warm-up (kernel compilation on wgpu); report the rest.
     let steady: Vec<f32> = if secs.len() > 1 {

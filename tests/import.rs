@@ -234,3 +234,70 @@ fn bad_idx_is_a_clear_error() {
     );
     assert_eq!(store.sample_count(), 0);
 }
+
+#[test]
+fn a_file_over_64_mib_is_refused_from_its_size_before_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    write(&root.join("cat/a.png"), &png(32, 32, |x, _| x as u8 * 8));
+    // 64 GiB, sparse: reading it whole first (as import once did) would take the memory.
+    let big = std::fs::File::create(root.join("cat/big.png")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    let mut store = open(tmp.path());
+    let r = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!(r.added, 1);
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!(r.skipped[0].kind, SkipKind::TooLarge);
+    assert!(
+        r.skipped[0].path.ends_with("big.png")
+            && r.skipped[0].reason == "file too large: 68719476736 bytes (limit 67108864 bytes)",
+        "{:?}",
+        r.skipped[0]
+    );
+}
+
+/// An import killed between its writes (failpoint `import-before-samples`: the first chunk's
+/// pixels and paths are on disk, its sample records are not) is completed by the next import:
+/// every file is a sample with its pixels and its path, as after an import never interrupted.
+#[test]
+fn an_import_killed_between_its_writes_is_completed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    // More files than one import chunk (2,048), all different.
+    for i in 0..2300u32 {
+        let class = ["odd", "even"][(i % 2) as usize];
+        let bytes = png(8, 8, |x, y| {
+            ((i * 7 + x * 31 + y * 17 + (i >> 5) * x * y) % 256) as u8
+        });
+        write(&root.join(format!("{class}/{i}.png")), &bytes);
+    }
+    let store_dir = tmp.path().join("store");
+    let import = |failpoint: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_thresh"));
+        cmd.args(["--store", &store_dir.display().to_string(), "import"])
+            .arg(&root)
+            .env_remove("THRESH_FAILPOINT");
+        if let Some(f) = failpoint {
+            cmd.env("THRESH_FAILPOINT", f);
+        }
+        cmd.output().unwrap()
+    };
+    let o = import(Some("import-before-samples"));
+    assert!(!o.status.success(), "the failpoint must stop the import");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("failpoint import-before-samples"));
+    {
+        let store = Store::open(&store_dir).unwrap();
+        assert_eq!(store.sample_count(), 0, "killed before any sample record");
+    }
+    let o = import(None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let store = Store::open(&store_dir).unwrap();
+    let samples = store.samples_by_seq().unwrap();
+    assert_eq!(samples.len(), 2300);
+    for s in &samples {
+        assert_eq!(store.pixels(&s.id).unwrap().map(|p| p.len()), Some(32 * 32));
+        assert_eq!(store.id_of_path(&s.sources[0].path).unwrap(), Some(s.id));
+    }
+    let seqs: std::collections::HashSet<u64> = samples.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs.len(), samples.len(), "import numbers are unique");
+}

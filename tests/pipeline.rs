@@ -10,11 +10,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
+use thresh::dedup::{self, Params};
 use thresh::pipeline::decide::{self, Decision};
 use thresh::pipeline::queues::{self, Queue, ACCEPT, REVIEW};
 use thresh::pipeline::simulate::{self, Oracle, SimConfig};
 use thresh::pipeline::{balance, rounds, split, versions};
-use thresh::store::{Id, Sample, Split, State, Store};
+use thresh::store::{Id, Sample, Split, Stage, State, Store};
 use thresh::train::backend::Compute;
 
 fn unreviewed(store: &Store) -> Vec<Sample> {
@@ -298,38 +299,72 @@ fn balance_split_version_export() {
         .contains("no version \"nope\""));
 }
 
-/// Child half of the crash test: applies decisions to the store named in the environment
-/// and prints each one's id after the call returned (= acknowledged).
+/// Child half of the crash test: applies decisions — single ones, pages of the certify
+/// queue with an exception, and a balance every 40 steps — to the store named in the
+/// environment, and prints each one after the call returned (= acknowledged). Run only by
+/// the parent (`--ignored`).
 #[test]
+#[ignore = "the child of decisions_acknowledged_before_sigkill_survive"]
 fn crash_child() {
-    let Ok(dir) = std::env::var("THRESH_CRASH_STORE") else {
-        return;
-    };
+    let dir = std::env::var("THRESH_CRASH_STORE").expect("run by the crash test");
     let store = Store::open(Path::new(&dir)).unwrap();
     let classes = store.meta().classes.clone();
-    for (i, s) in unreviewed(&store).iter().take(1000).enumerate() {
+    let certify: Queue = store.queue(queues::CERTIFY).unwrap().unwrap();
+    let in_queue: HashSet<Id> = certify.ids.iter().copied().collect();
+    let mut page_ids = certify.ids.into_iter();
+    let candidates = unreviewed(&store);
+    let mut singles = candidates.iter().filter(|s| !in_queue.contains(&s.id));
+    for i in 0..2000 {
+        if i % 40 == 39 {
+            let r = balance::balance(&store, None, i as u64).unwrap();
+            if let Some(a) = r.applied {
+                println!("ACK balance {}", a.key);
+            }
+            continue;
+        }
+        if i % 5 == 4 {
+            let page: Vec<Id> = page_ids.by_ref().take(6).collect();
+            if page.len() == 6 {
+                // What the page certifies: the samples balance has not parked.
+                let ids: Vec<String> = page[1..]
+                    .iter()
+                    .filter(|id| state_of(&store, id).0 == State::Unreviewed)
+                    .map(Id::to_hex)
+                    .collect();
+                let a = decide::accept_page(&store, queues::CERTIFY, &page, &page[..1]).unwrap();
+                println!("ACK page {} {}", a.key, ids.join(","));
+                continue;
+            }
+        }
+        // The next sample balance has not parked.
+        let Some(s) =
+            singles.find(|s| store.sample(&s.id).unwrap().unwrap().state == State::Unreviewed)
+        else {
+            break;
+        };
         let d = match i % 3 {
             0 => Decision::Certify,
             1 => Decision::Relabel(classes[i % classes.len()].clone()),
             _ => Decision::Reject("junk".into()),
         };
-        decide::decide(&store, &s.id, &d).unwrap();
-        println!("ACK {} {}", s.id, i % 3);
+        let a = decide::decide(&store, &s.id, &d).unwrap();
+        println!("ACK one {} {} {}", a.key, s.id, i % 3);
     }
     println!("DONE");
 }
 
-#[test]
-fn decisions_acknowledged_before_sigkill_survive() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (store, _) = demo_store(tmp.path(), 1100);
-    let dir = store.dir().to_path_buf();
-    drop(store);
-    // Kill after a seeded-random number of acknowledgements.
-    let kill_after = 150 + (std::process::id() as usize * 7919) % 500;
+/// Run the crash child on `dir` and SIGKILL it after `kill_after` acknowledgements; returns
+/// the acknowledged lines.
+fn run_crash_child(dir: &Path, kill_after: usize) -> Vec<String> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env("THRESH_CRASH_STORE", &dir)
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("THRESH_CRASH_STORE", dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -338,10 +373,7 @@ fn decisions_acknowledged_before_sigkill_survive() {
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("ACK ") {
-            let mut it = rest.split(' ');
-            let id = Id::from_hex(it.next().unwrap()).unwrap();
-            let kind: usize = it.next().unwrap().parse().unwrap();
-            acked.push((id, kind));
+            acked.push(rest.to_string());
             if acked.len() == kill_after {
                 child.kill().unwrap(); // SIGKILL on Unix
                 break;
@@ -350,30 +382,91 @@ fn decisions_acknowledged_before_sigkill_survive() {
     }
     child.wait().unwrap();
     assert_eq!(acked.len(), kill_after, "the child ended early");
+    acked
+}
+
+#[test]
+fn decisions_acknowledged_before_sigkill_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 1100);
+    rounds::seed_set(&store, 400, 1).unwrap();
+    let dir = store.dir().to_path_buf();
+    drop(store);
+    // Kill after a seeded-random number of acknowledgements.
+    let kill_after = 150 + (std::process::id() as usize * 7919) % 400;
+    let acked = run_crash_child(&dir, kill_after);
     let store = Store::open(&dir).expect("the store reopens after SIGKILL");
-    for (id, kind) in &acked {
+    let log: std::collections::HashMap<u64, String> = store
+        .log_entries()
+        .map(|e| e.unwrap())
+        .map(|(k, e)| (k, e.action))
+        .collect();
+    // A parked sample keeps its decided state in `parked`.
+    let effective = |id: &Id| {
         let s = store.sample(id).unwrap().expect("sample present");
-        let want = [State::Certified, State::Relabeled, State::Rejected][*kind];
-        let ok = s.state == want || (*kind == 1 && s.state == State::Certified);
-        assert!(
-            ok,
-            "acknowledged decision on {} lost: {:?}",
-            id.short(),
-            s.state
+        s.parked.unwrap_or(s.state)
+    };
+    let (mut pages, mut balances) = (0, 0);
+    for line in &acked {
+        let mut it = line.split(' ');
+        let (kind, key) = (
+            it.next().unwrap(),
+            it.next().unwrap().parse::<u64>().unwrap(),
         );
+        let action = log.get(&key).map(String::as_str);
+        match kind {
+            "one" => {
+                let id = Id::from_hex(it.next().unwrap()).unwrap();
+                let k: usize = it.next().unwrap().parse().unwrap();
+                let want = [State::Certified, State::Relabeled, State::Rejected][k];
+                let got = effective(&id);
+                let ok = got == want || (k == 1 && got == State::Certified);
+                assert!(ok, "acknowledged decision on {} lost: {got:?}", id.short());
+                assert!(
+                    matches!(action, Some("certify" | "relabel" | "reject")),
+                    "{line}"
+                );
+            }
+            "page" => {
+                pages += 1;
+                assert_eq!(action, Some("accept_page"), "{line}");
+                for id in it.next().unwrap_or("").split(',').filter(|s| !s.is_empty()) {
+                    let id = Id::from_hex(id).unwrap();
+                    assert_eq!(
+                        effective(&id),
+                        State::Certified,
+                        "page {key} lost {}",
+                        id.short()
+                    );
+                }
+            }
+            "balance" => {
+                balances += 1;
+                assert_eq!(action, Some("balance"), "{line}");
+            }
+            other => panic!("unknown acknowledgement {other}"),
+        }
     }
+    assert!(
+        pages > 10 && balances > 0,
+        "{pages} pages, {balances} balances"
+    );
     // Consistent: every decided sample has its log entry, and undo still works.
     let logged: HashSet<Id> = store
         .log_entries()
         .map(|e| e.unwrap().1)
-        .filter_map(|e| e.sample)
+        .flat_map(|e| {
+            // Decisions carry a payload; other entries (import, dedup, ...) a report.
+            let p: decide::Payload = e
+                .after
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            p.samples.into_iter().map(|s| s.id).chain(e.sample)
+        })
         .collect();
     for s in store.samples() {
         let s = s.unwrap();
-        if matches!(
-            s.state,
-            State::Certified | State::Relabeled | State::Rejected
-        ) {
+        if s.human_decided() {
             assert!(
                 logged.contains(&s.id),
                 "{} decided without a log entry",
@@ -382,4 +475,155 @@ fn decisions_acknowledged_before_sigkill_survive() {
         }
     }
     decide::undo(&store).unwrap();
+}
+
+/// A crash between a decision's transaction and its flush (failpoint `commit-before-flush`):
+/// the process dies before acknowledging, and the store holds all of that decision or none
+/// of it — a single one and a page of five alike — and every earlier one.
+#[test]
+fn a_crash_between_commit_and_flush_leaves_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 120);
+    let seed = rounds::seed_set(&store, 20, 1).unwrap();
+    let open = unreviewed(&store);
+    let first = open
+        .iter()
+        .find(|s| !seed.ids.contains(&s.id))
+        .unwrap()
+        .clone();
+    let second = open
+        .iter()
+        .find(|s| !seed.ids.contains(&s.id) && s.id != first.id)
+        .unwrap()
+        .clone();
+    decide::decide(&store, &first.id, &Decision::Certify).unwrap();
+    let dir = store.dir().to_path_buf();
+    drop(store);
+    let store_arg = dir.display().to_string();
+    let crash = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_thresh"))
+            .args(["--store", &store_arg])
+            .args(args)
+            .env("THRESH_FAILPOINT", "commit-before-flush")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "the failpoint must stop the process");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("failpoint commit-before-flush"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.stdout.is_empty(), "nothing acknowledged");
+    };
+    let second_path = second.sources[0].path.clone();
+    crash(&["decide", &second_path, "reject", "junk"]);
+    crash(&["accept", "--queue", "certify", "--n", "5"]);
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(state_of(&store, &first.id).0, State::Certified);
+    let entries: Vec<_> = store.log_entries().map(|e| e.unwrap().1).collect();
+    let rejected = state_of(&store, &second.id).0 == State::Rejected;
+    let reject_logged = entries.iter().any(|e| e.action == "reject");
+    assert_eq!(rejected, reject_logged, "a decision is whole or absent");
+    let certified = seed.ids[..5]
+        .iter()
+        .filter(|id| state_of(&store, id).0 == State::Certified)
+        .count();
+    let page_logged = entries.iter().any(|e| e.action == "accept_page");
+    assert_eq!(certified, if page_logged { 5 } else { 0 });
+}
+
+/// Balance parks unreviewed samples first: a certified seed set stays certified when no class
+/// has more certified samples than the target (it once moved 138 of 200 to surplus).
+#[test]
+fn balance_keeps_certified_work_and_parks_unreviewed_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 600);
+    let seed = rounds::seed_set(&store, 200, 1).unwrap();
+    decide::accept_page(&store, queues::CERTIFY, &seed.ids, &[]).unwrap();
+    let certified = |store: &Store| {
+        store
+            .samples()
+            .map(|s| s.unwrap())
+            .filter(|s| s.state.is_certified())
+            .count()
+    };
+    let before = certified(&store);
+    let r = balance::balance(&store, None, 1).unwrap();
+    let parked: Vec<Sample> = store
+        .samples()
+        .map(|s| s.unwrap())
+        .filter(|s| s.state == State::Surplus)
+        .collect();
+    assert!(
+        !parked.is_empty(),
+        "the demo is unbalanced: {:?}",
+        r.classes
+    );
+    assert!(
+        parked.iter().all(|s| s.parked == Some(State::Unreviewed)),
+        "certified samples parked"
+    );
+    assert_eq!(certified(&store), before);
+    // A target below a class's certified count parks certified samples, but only the excess.
+    let r = balance::balance(&store, Some(5), 1).unwrap();
+    assert_eq!(r.target, 5);
+    for c in &store.meta().classes {
+        let kept = store
+            .samples()
+            .map(|s| s.unwrap())
+            .filter(|s| s.label.as_deref() == Some(c) && s.in_data() && s.split.is_none())
+            .collect::<Vec<_>>();
+        assert!(kept.len() <= 5, "{c}: {}", kept.len());
+        assert!(
+            kept.iter().all(|s| s.state.is_certified()),
+            "{c}: unreviewed kept over certified"
+        );
+    }
+}
+
+/// Dedup proposes, a person decides: a duplicate a person restored stays restored, and a
+/// duplicate a person marked stays marked under any dedup settings; the report says so.
+#[test]
+fn dedup_never_overrides_a_reviewer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 600);
+    let samples = store.samples_by_seq().unwrap();
+    let auto_dup = samples
+        .iter()
+        .find(|s| {
+            s.state == State::Duplicate && s.dup.is_some_and(|d| d.stage == Stage::Perceptual)
+        })
+        .expect("the demo has near duplicates")
+        .clone();
+    decide::decide(&store, &auto_dup.id, &Decision::Restore).unwrap();
+    let open: Vec<Sample> = unreviewed(&store)
+        .into_iter()
+        .filter(|s| s.id != auto_dup.id)
+        .collect();
+    let (marked, kept) = (&open[0], &open[1]);
+    decide::decide(&store, &marked.id, &Decision::Duplicate(kept.id)).unwrap();
+    let link = store.sample(&marked.id).unwrap().unwrap().dup.unwrap();
+    assert_eq!(link.stage, Stage::Human);
+
+    let r = dedup::dedup(&store, Params::default()).unwrap();
+    assert_eq!(
+        state_of(&store, &auto_dup.id).0,
+        State::Unreviewed,
+        "restore undone"
+    );
+    assert_eq!(state_of(&store, &marked.id).0, State::Duplicate);
+    assert!(r.left_alone >= 2, "{r:?}");
+    // Other settings release automatic duplicates, never the reviewer's.
+    let strict = Params {
+        radius: 0,
+        min_similarity: 0.999,
+    };
+    let r = dedup::dedup(&store, strict).unwrap();
+    assert!(r.released > 0, "{r:?}");
+    let m = store.sample(&marked.id).unwrap().unwrap();
+    assert_eq!((m.state, m.dup), (State::Duplicate, Some(link)));
+    assert_eq!(state_of(&store, &auto_dup.id).0, State::Unreviewed);
+    // Undo still walks back the reviewer's own decisions.
+    assert_eq!(decide::undo(&store).unwrap().action, "duplicate");
+    assert_eq!(state_of(&store, &marked.id).0, State::Unreviewed);
 }

@@ -70,6 +70,27 @@ fn gan_samples_wait_for_approval() {
         assert_eq!(store.pixels(id).unwrap().unwrap().len(), 32 * 32);
         assert!(!s.in_data(), "not part of the data before approval");
     }
+    // One sequence: files imported after generation get numbers of their own.
+    let more = tmp.path().join("more");
+    for i in 0..12u32 {
+        let bytes = common::png(32, 32, |x, y| ((x * (i + 3) + y * 5) % 256) as u8);
+        common::write(&more.join(format!("I/m{i}.png")), &bytes);
+    }
+    let mut store = store;
+    thresh::ingest::import(
+        &mut store,
+        &more,
+        thresh::ingest::Format::Folder,
+        &|_, _| {},
+    )
+    .unwrap();
+    let all = store.samples_by_seq().unwrap();
+    let seqs: std::collections::HashSet<u64> = all.iter().map(|s| s.seq).collect();
+    assert_eq!(
+        seqs.len(),
+        all.len(),
+        "every sample has its own import number"
+    );
     let err = synth::generate(&store, &compute, 3, Some("XI"), 0.7).unwrap_err();
     assert!(err.to_string().contains("unknown class"));
     // Approve half: they join the certified data.

@@ -64,7 +64,8 @@ fn crossval_ranks_wrong_labels_first() {
         &model,
         &plan.pool.select(&[0, 1]),
         &backend::Compute::cpu().device,
-    );
+    )
+    .unwrap();
     assert_eq!(again.len(), 2);
     let stored: Vec<(thresh::store::Id, train::StoredScore)> = store.scores(1).unwrap();
     assert_eq!(stored.len(), outcome.scores.len());

@@ -28,8 +28,24 @@ fn app(store: Store) -> App {
         Palette::Ansi256,
     )
     .unwrap();
-    a.handle(AppEvent::Tick);
+    settle(&mut a);
     a
+}
+
+/// Feed the app the events of its store tasks until none runs (the start-up count, a
+/// dedup, ...); fails after 60 s.
+fn settle(app: &mut App) {
+    let started = Instant::now();
+    while app.store_task.is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?} still running",
+            app.store_task
+        );
+        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
+            app.handle(AppEvent::Job(e));
+        }
+    }
 }
 
 fn key(app: &mut App, c: char) {
@@ -108,9 +124,17 @@ fn keys_accept_a_page_with_exceptions_relabel_and_undo() {
     for i in 1..12 {
         assert_eq!(st(&app, i).state, State::Certified);
     }
+    // The header's counts follow the decision without a scan, and agree with one.
+    let counted = |app: &App| app.counts.as_ref().expect("counted at start").certified();
+    assert_eq!(counted(&app), 11);
+    assert_eq!(
+        *app.counts.as_ref().unwrap(),
+        thresh::pipeline::counts::Counts::scan(&app.store).unwrap()
+    );
     // Undo the page, then relabel the first with digit 3 (third class, III).
     key(&mut app, 'u');
     assert_eq!(st(&app, 5).state, State::Unreviewed);
+    assert_eq!(counted(&app), 0);
     app.queues.cursor = 0;
     key(&mut app, '3');
     assert_eq!(st(&app, 0).label.as_deref(), Some("III"));
@@ -153,12 +177,22 @@ fn small_terminal_help_overlay_and_screens() {
     assert!(s.contains("Keys (any key closes)"), "{s}");
     key(&mut app, 'q'); // closes the overlay, does not quit
     assert!(!app.quit);
-    for screen in ["Sample", "Training", "Data", "Rounds", "Versions", "Queues"] {
+    // Each tab shows its own screen: the tab bar names them all, so look for what only
+    // that screen draws.
+    for (screen, only_there) in [
+        (Screen::Sample, "history"),
+        (Screen::Training, "no job yet"),
+        (Screen::Data, "class balance"),
+        (Screen::Rounds, "Rounds (Table 1)"),
+        (Screen::Versions, "Versions (Table 2)"),
+        (Screen::Queues, "queue: certify"),
+    ] {
         code(&mut app, KeyCode::Tab);
-        let s = text(&render(&mut app, 80, 24));
-        assert!(s.contains(screen), "{screen}: {s}");
-        let s = text(&render(&mut app, 200, 60));
-        assert!(s.contains(screen));
+        assert_eq!(app.screen, screen);
+        for (w, h) in [(80, 24), (200, 60)] {
+            let s = text(&render(&mut app, w, h));
+            assert!(s.contains(only_there), "{screen:?} at {w}x{h}: {s}");
+        }
     }
     code(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, Screen::Sample);
@@ -180,6 +214,7 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     code(&mut app, KeyCode::Down);
     code(&mut app, KeyCode::Down);
     code(&mut app, KeyCode::Enter);
+    settle(&mut app);
     assert!(app.status.contains("to certify"), "{}", app.status);
     render(&mut app, 200, 60);
     while app.queues.pending() > 0 {
@@ -241,7 +276,13 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
         code(&mut app, KeyCode::Down);
     }
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.queues.name(), "synthetic", "{}", app.status);
+    settle(&mut app);
+    assert_eq!(
+        app.queues.name(),
+        thresh::store::QueueName::Synthetic,
+        "{}",
+        app.status
+    );
     render(&mut app, 200, 60);
     key(&mut app, ' '); // leave the first out
     key(&mut app, 'a');

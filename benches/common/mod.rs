@@ -2,10 +2,11 @@
 //! store in a temporary directory.
 #![allow(dead_code)]
 
+use rand::{Rng, SeedableRng};
 use std::time::Instant;
 use thresh::demo::{self, DemoConfig};
 use thresh::ingest::{self, Format};
-use thresh::store::{Store, StoreSettings};
+use thresh::store::{Id, Sample, Source, Store, StoreSettings};
 
 pub struct Setup {
     pub _dir: tempfile::TempDir,
@@ -37,4 +38,49 @@ pub fn setup(n: usize) -> (Setup, f64) {
         },
         secs,
     )
+}
+
+/// The store size for the 100k benches: `THRESH_BENCH_N`, default 100,000.
+pub fn bench_n() -> usize {
+    std::env::var("THRESH_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// A store of `n` samples with random 32x32 pixels over ten classes `c1`..`c10` (fast to
+/// fill: no files, no decoding). Returns the directory, the store, the ids in import order,
+/// the classes and the fill time in seconds.
+pub fn synthetic(n: usize) -> (tempfile::TempDir, Store, Vec<Id>, Vec<String>, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store =
+        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
+    let classes: Vec<String> = (1..=10).map(|c| format!("c{c}")).collect();
+    store
+        .add_classes(classes.iter().map(String::as_str))
+        .expect("classes");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let t = Instant::now();
+    let mut ids = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(4096) {
+        let items: Vec<(Sample, Vec<u8>)> = chunk
+            .iter()
+            .map(|&i| {
+                let id = Id::of_bytes(&(i as u64).to_le_bytes());
+                ids.push(id);
+                let px: Vec<u8> = (0..1024).map(|_| rng.random()).collect();
+                let src = Source {
+                    path: format!("/bench/{}/{i:06}.png", classes[i % 10]),
+                    given: Some(classes[i % 10].clone()),
+                };
+                let s =
+                    Sample::imported(id, i as u64, src, Id::of_bytes(&px), rng.random(), (32, 32));
+                (s, px)
+            })
+            .collect();
+        store.insert_samples(&items).expect("insert");
+    }
+    store.flush().expect("flush");
+    let secs = t.elapsed().as_secs_f64();
+    (dir, store, ids, classes, secs)
 }

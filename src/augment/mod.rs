@@ -424,7 +424,7 @@ mod tests {
         let t = affine(&bar(), 0.0, 5.0, 0.0, Padding::Solid);
         assert!(t.data[16 * 32 + 20] < 0.5 && t.data[16 * 32 + 14] > 0.5);
         // The uncovered left columns are background.
-        assert!(t.data[16 * 32].abs() - 1.0 < 1e-6);
+        assert!((t.data[16 * 32] - 1.0).abs() < 1e-6, "{}", t.data[16 * 32]);
         let r = affine(&bar(), 0.0, 16.0, 0.0, Padding::Reflect);
         // Reflection brings a mirrored bar in from the left edge.
         assert!(ink(&r) > 0);

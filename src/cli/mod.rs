@@ -105,8 +105,9 @@ pub enum Command {
     Undo,
     /// Certify the first N samples of a queue in one decision, except the ones named.
     Accept {
+        /// certify, accept, review or synthetic.
         #[arg(long, default_value = "accept")]
-        queue: String,
+        queue: crate::store::QueueName,
         #[arg(long)]
         n: Option<usize>,
         /// Samples to leave out (paths or ids); repeatable.
@@ -277,7 +278,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => review::decide_cmd(&Store::open(&cli.store)?, &sample, action, value, cli.json),
         Command::Undo => review::undo(&Store::open(&cli.store)?, cli.json),
         Command::Accept { queue, n, except } => {
-            review::accept(&Store::open(&cli.store)?, &queue, n, &except, cli.json)
+            review::accept(&Store::open(&cli.store)?, queue, n, &except, cli.json)
         }
         Command::Simulate(args) => {
             review::simulate_cmd(&Store::open(&cli.store)?, cli.backend, args, cli.json)
@@ -414,7 +415,7 @@ fn print_dedup(r: &dedup::DedupReport, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "dedup: {} samples, {} groups: {} identical files, {} identical pixels, {} near (radius {}, similarity >= {}); {} newly marked duplicate, {} released; {} groups with conflicting labels",
+        "dedup: {} samples, {} groups: {} identical files, {} identical pixels, {} near (radius {}, similarity >= {}); {} newly marked duplicate, {} released, left {} reviewer decisions alone; {} groups with conflicting labels",
         r.samples,
         r.groups,
         r.byte_duplicates,
@@ -424,6 +425,7 @@ fn print_dedup(r: &dedup::DedupReport, json: bool) -> Result<()> {
         r.min_similarity,
         r.marked,
         r.released,
+        r.left_alone,
         r.label_conflicts
     );
     Ok(())

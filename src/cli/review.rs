@@ -4,7 +4,7 @@
 use super::progress::TrainBars;
 use super::train::TrainOptions;
 use crate::pipeline::decide::{self, Decision};
-use crate::pipeline::queues::{Queue, ACCEPT, CERTIFY, REVIEW};
+use crate::pipeline::queues::{Queue, QueueName};
 use crate::pipeline::simulate::{self, Oracle, SimConfig};
 use crate::pipeline::{balance, rounds, split, versions};
 use crate::store::{Id, Store};
@@ -108,17 +108,11 @@ pub fn undo(store: &Store, json: bool) -> Result<()> {
 
 pub fn accept(
     store: &Store,
-    queue: &str,
+    name: QueueName,
     n: Option<usize>,
     except: &[String],
     json: bool,
 ) -> Result<()> {
-    let name = match queue {
-        "accept" => ACCEPT,
-        "certify" => CERTIFY,
-        "review" => REVIEW,
-        other => bail!("unknown queue {other:?} (accept, certify, review)"),
-    };
     let q: Queue = store
         .queue(name)?
         .ok_or_else(|| anyhow!("there is no {name} queue yet"))?;

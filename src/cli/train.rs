@@ -159,7 +159,7 @@ pub fn scores_csv(store: &Store, csv_path: &Path, json: bool) -> Result<()> {
                 margin: s.margin,
                 el2n: s.el2n,
                 forgetting: s.forgetting,
-                queue: member.get(id).copied().unwrap_or(""),
+                queue: member.get(id).map_or("", |q| q.name()),
                 state: sample.state.name(),
             })?;
             rows += 1;

@@ -6,6 +6,9 @@
 //!
 //! Groups are the connected components (union-find). The kept sample of a group is its first
 //! certified member, else its first imported one; unreviewed members become `duplicate`.
+//! A sample a person decided (certified, rejected, marked a duplicate by hand, or restored
+//! from a duplicate) keeps its state and link whatever dedup finds: dedup only proposes, and
+//! reports how many such samples it left alone.
 
 pub mod mih;
 pub mod phash;
@@ -205,6 +208,10 @@ pub struct DedupReport {
     pub marked: usize,
     /// Samples a previous run had marked that are no longer duplicates (back to unreviewed).
     pub released: usize,
+    /// Samples a person decided that this run would otherwise have marked or released.
+    pub left_alone: usize,
+    /// Samples decided while dedup ran, and so left as they were.
+    pub changed_meanwhile: usize,
     /// Groups whose members or sources disagree on the label.
     pub label_conflicts: usize,
 }
@@ -268,18 +275,24 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
         ..Default::default()
     };
     let mut next: Vec<Sample> = all.clone();
+    // Samples this run ties to a kept sample, whoever decided them.
+    let mut linked = vec![false; all.len()];
     for s in next.iter_mut() {
         s.group = None;
-        s.dup = None;
+        if !s.human_decided() {
+            s.dup = None;
+        }
         s.conflict = s.sources_disagree();
         report.byte_duplicates += s.sources.len().saturating_sub(1);
     }
     for (gid, members) in groups.iter().enumerate() {
         let gid = gid as u64 + 1;
+        // A sample a person marked as a duplicate or rejected is never the one kept.
         let kept = members
             .iter()
             .copied()
             .find(|&i| all[i].state.is_certified())
+            .or_else(|| members.iter().copied().find(|&i| !all[i].human_decided()))
             .unwrap_or(members[0]);
         let mut labels: BTreeSet<Option<&str>> = BTreeSet::new();
         for &i in members {
@@ -299,6 +312,10 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
             if i == kept {
                 continue;
             }
+            linked[i] = true;
+            if all[i].human_decided() {
+                continue;
+            }
             let (stage, distance) = relation(&all[kept], &all[i]);
             match stage {
                 Stage::Pixels => report.pixel_duplicates += 1,
@@ -311,16 +328,28 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
             });
         }
     }
-    for (before, after) in all.iter().zip(next.iter_mut()) {
+    for (i, (before, after)) in all.iter().zip(next.iter_mut()).enumerate() {
         let is_dup = after.dup.is_some();
-        if is_dup && after.state == State::Unreviewed {
+        if before.human_decided() {
+            // A person's decision stands: count what this run would have changed.
+            let would_mark = linked[i] && before.state == State::Unreviewed;
+            let would_release = !linked[i] && before.state == State::Duplicate;
+            report.left_alone += (would_mark || would_release) as usize;
+        } else if is_dup && after.state == State::Unreviewed {
             after.state = State::Duplicate;
-            report.marked += 1;
         } else if !is_dup && after.state == State::Duplicate && before.dup.is_some() {
             after.state = State::Unreviewed;
-            report.released += 1;
         }
         if after != before {
+            // A sample decided meanwhile (dedup may run beside the reviewer) is left as is.
+            if !store.replace_sample(before, after)? {
+                report.changed_meanwhile += 1;
+                continue;
+            }
+            report.marked +=
+                (after.state == State::Duplicate && before.state != State::Duplicate) as usize;
+            report.released +=
+                (before.state == State::Duplicate && after.state == State::Unreviewed) as usize;
             if after.state != before.state {
                 store.append_log(
                     Some(after.id),
@@ -330,9 +359,20 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
                     None,
                 )?;
             }
-            store.put_sample(after)?;
         }
     }
+    // The duplicates queue: every sample tied to a kept one (by this run or by a person), in
+    // import order.
+    let linked_ids: Vec<Id> = next
+        .iter()
+        .zip(&linked)
+        .filter(|(s, &l)| l || s.dup.is_some())
+        .map(|(s, _)| s.id)
+        .collect();
+    store.put_queue(
+        crate::store::QueueName::Duplicates,
+        &crate::store::Queue::new(0, linked_ids),
+    )?;
     store.append_log(
         None,
         "dedup",

@@ -126,9 +126,9 @@ fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcom
         Item::Missing { path, reason } => skip(path.clone(), SkipKind::Unreadable, reason.clone()),
         Item::File { path, given } => {
             let display = path.display().to_string();
-            let bytes = match std::fs::read(path) {
+            let bytes = match read_bounded(path) {
                 Ok(b) => b,
-                Err(e) => return skip(display, SkipKind::Unreadable, format!("cannot read: {e}")),
+                Err((kind, reason)) => return skip(display, kind, reason),
             };
             let id = Id::of_bytes(&bytes);
             let source = Source {
@@ -170,6 +170,35 @@ fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcom
     }
 }
 
+/// The bytes of a file no larger than `decode::MAX_FILE_BYTES`, checked before reading: a
+/// huge file is refused from its size, and a file that grows while read stops at the limit.
+fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, (SkipKind, String)> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| (SkipKind::Unreadable, format!("cannot read: {e}"));
+    let too_large = |n: u64| {
+        (
+            SkipKind::TooLarge,
+            format!(
+                "file too large: {n} bytes (limit {} bytes)",
+                decode::MAX_FILE_BYTES
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    if len > decode::MAX_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(decode::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > decode::MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Write one chunk's outcomes: new samples in a batch, extra sources onto existing samples.
 fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Result<()> {
     let mut fresh: Vec<(Sample, Vec<u8>)> = Vec::new();
@@ -202,9 +231,11 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
                 let Some(mut sample) = store.sample(&id)? else {
                     anyhow::bail!("sample {} vanished during import", id.short());
                 };
+                // The path first: a crash between the two writes leaves a path the next
+                // import finds missing from the sample's sources and adds again.
                 if add_source(&mut sample, source.clone(), report) {
-                    store.put_sample(&sample)?;
                     store.put_path(&source.path, &id)?;
+                    store.put_sample(&sample)?;
                 }
             }
         }

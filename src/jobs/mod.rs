@@ -2,12 +2,17 @@
 //! posts typed progress events on a channel, honours cancel, and turns a panic inside a job
 //! into an error event so the caller (CLI or UI) survives.
 //!
-//! The worker never touches the store: requests carry in-memory data and results come back
-//! for the caller to record. That keeps writes (and their flushes) on one thread.
+//! Model requests (`Train`, `Score`, `Gan`, `Eval`) carry in-memory data and their results
+//! come back for the caller to record. Store tasks (`Task`, see `tasks`) carry a handle to
+//! the store and do the whole job there — the UI never scans the store itself.
+
+pub mod tasks;
 
 use crate::model::checkpoint::{self, Checkpoint};
 use crate::pipeline::eval::{self, EvalJob, EvalRow};
 use crate::pipeline::synth::{self, GanJob};
+use crate::store::Store;
+use crate::train::backend::Compute;
 use crate::train::data::Dataset;
 use crate::train::gan::{GanEvent, TrainedGan};
 use crate::train::score::{self, SampleScore};
@@ -19,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use tasks::{Progress, Task};
 
 pub type JobId = u64;
 
@@ -38,6 +44,12 @@ pub enum Request {
     },
     /// Train the final model per dataset version and test it (Table 2).
     Eval { job: Box<EvalJob> },
+    /// A task on the store (counting, dedup, a whole round, ...).
+    Task {
+        store: Store,
+        compute: Box<Compute>,
+        task: Task,
+    },
 }
 
 impl Request {
@@ -47,6 +59,7 @@ impl Request {
             Request::Score { .. } => "score",
             Request::Gan { .. } => "gan",
             Request::Eval { .. } => "eval",
+            Request::Task { task, .. } => task.name(),
         }
     }
 }
@@ -57,6 +70,7 @@ pub enum JobResult {
     /// The trained GAN, with the job it ran (for recording).
     Gan(Box<TrainedGan>, Box<GanJob>),
     Evaluated(Vec<EvalRow>),
+    Task(Box<tasks::Done>),
 }
 
 pub enum Event {
@@ -102,6 +116,11 @@ pub struct Worker {
 impl Worker {
     /// Start the worker thread; `device` moves to it.
     pub fn start(device: Device) -> Worker {
+        Worker::start_numbered(device, 1)
+    }
+
+    /// Start a worker whose job ids count from `first` (to tell two workers' events apart).
+    pub fn start_numbered(device: Device, first: JobId) -> Worker {
         let (req_tx, req_rx) = channel::<(JobId, Request)>();
         let (ev_tx, ev_rx) = channel::<Event>();
         let cancel = Arc::new(AtomicBool::new(false));
@@ -135,7 +154,7 @@ impl Worker {
             requests: Some(req_tx),
             events: ev_rx,
             cancel,
-            next: 1,
+            next: first,
             thread: Some(thread),
         }
     }
@@ -192,7 +211,7 @@ fn execute(
         } => {
             let model = checkpoint::load(&ck, &store_dir, device)
                 .map_err(|e| TrainError::Invalid(format!("{e:#}")))?;
-            Ok(JobResult::Scored(score::score(&model, &data, device)))
+            Ok(JobResult::Scored(score::score(&model, &data, device)?))
         }
         Request::Gan {
             job: gan_job,
@@ -213,6 +232,25 @@ fn execute(
                 });
             };
             eval::run(&eval_job, device, &mut on, cancel).map(JobResult::Evaluated)
+        }
+        Request::Task {
+            store,
+            compute,
+            task,
+        } => {
+            let mut on = |p: Progress| {
+                let _ = tx.send(match p {
+                    Progress::Train(event) => Event::Progress { job, event },
+                    Progress::Gan(event) => Event::GanProgress { job, event },
+                    Progress::Eval(version, event) => Event::EvalProgress {
+                        job,
+                        version,
+                        event,
+                    },
+                });
+            };
+            tasks::run(&store, &compute, &task, &mut on, cancel)
+                .map(|d| JobResult::Task(Box::new(d)))
         }
     }
 }

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 pub const Z: usize = 64;
 
+/// The side of the images the generator draws and the discriminator reads.
+pub const SIDE: u32 = 32;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GanConfig {
     pub classes: usize,

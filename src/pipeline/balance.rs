@@ -58,9 +58,11 @@ pub fn balance(store: &Store, target: Option<usize>, seed: u64) -> Result<Balanc
         let mut parked = surplus.remove(c.as_str()).unwrap_or_default();
         let (mut moved, mut returned) = (0, 0);
         if have.len() > target {
-            // Park unreviewed samples before certified ones; random within each.
+            // Keep certified samples first and park from the end: unreviewed samples go to
+            // surplus before any certified one, which is parked only when the class has more
+            // certified samples than the target. Random within each kind.
             have.shuffle(&mut rng);
-            have.sort_by_key(|s| s.state != State::Unreviewed);
+            have.sort_by_key(|s| !s.state.is_certified());
             for s in have.drain(..).skip(target).collect::<Vec<_>>() {
                 let mut a = s.clone();
                 a.parked = Some(s.state);

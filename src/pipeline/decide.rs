@@ -6,9 +6,12 @@
 //! one. Undo never erases: it writes a new entry that restores the `before` side of the
 //! latest decision not yet undone, so repeated undos walk back through history.
 
-use super::queues::{self, Queue};
+use super::counts::Counts;
+use super::queues::Queue;
 use super::rounds;
-use crate::store::{now_millis, DupLink, Id, LogEntry, Sample, Stage, State, Store};
+use crate::store::{
+    now_millis, Author, DupLink, Id, LogEntry, QueueName, Sample, Stage, State, Store,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -63,6 +66,9 @@ pub struct Snapshot {
     pub parked: Option<State>,
     pub split: Option<crate::store::Split>,
     pub fold: Option<u32>,
+    /// Who had set the state (older log entries lack it: automation).
+    #[serde(default)]
+    pub by: Author,
 }
 
 impl Snapshot {
@@ -76,6 +82,7 @@ impl Snapshot {
             parked: s.parked,
             split: s.split,
             fold: s.fold,
+            by: s.by,
         }
     }
 
@@ -87,6 +94,7 @@ impl Snapshot {
         s.parked = self.parked;
         s.split = self.split;
         s.fold = self.fold;
+        s.by = self.by;
     }
 }
 
@@ -109,6 +117,9 @@ pub struct Applied {
     pub key: u64,
     pub action: String,
     pub samples: usize,
+    /// How the store's counters changed (the UI keeps its counts from these).
+    #[serde(skip)]
+    pub delta: Counts,
 }
 
 pub fn load(store: &Store, id: &Id) -> Result<Sample> {
@@ -141,8 +152,10 @@ fn ensure_unreviewed(s: &Sample) -> Result<()> {
     Ok(())
 }
 
-/// The sample as it is after `decision`, or why the decision does not apply.
+/// The sample as it is after `decision`, or why the decision does not apply. Every decision
+/// is a person's: the sample is marked so automation leaves it alone from now on.
 fn decided(store: &Store, mut s: Sample, decision: &Decision) -> Result<Sample> {
+    s.by = Author::Person;
     match decision {
         Decision::Certify => {
             ensure_unreviewed(&s)?;
@@ -182,7 +195,7 @@ fn decided(store: &Store, mut s: Sample, decision: &Decision) -> Result<Sample> 
             s.state = State::Duplicate;
             s.dup = Some(DupLink {
                 of: *of,
-                stage: Stage::Perceptual,
+                stage: Stage::Human,
                 distance,
             });
         }
@@ -225,13 +238,14 @@ pub fn commit(
         })?),
         round: store.latest_round()?,
     };
-    let key = store.commit(after, &entry)?;
+    let key = store.commit(before, after, &entry)?;
     let ids: Vec<Id> = after.iter().map(|s| s.id).collect();
     rounds::refresh(store, &ids)?;
     Ok(Applied {
         key,
         action: action.to_string(),
         samples: after.len(),
+        delta: Counts::delta(before, after),
     })
 }
 
@@ -245,7 +259,12 @@ pub fn decide(store: &Store, id: &Id, decision: &Decision) -> Result<Applied> {
 /// Certify a page of a queue in one decision, except `exceptions` (left unreviewed and
 /// remembered as looked at, so the queue can be finished). Samples of the page that are
 /// already decided are left as they are.
-pub fn accept_page(store: &Store, queue: &str, page: &[Id], exceptions: &[Id]) -> Result<Applied> {
+pub fn accept_page(
+    store: &Store,
+    queue: QueueName,
+    page: &[Id],
+    exceptions: &[Id],
+) -> Result<Applied> {
     let mut q: Queue = store
         .queue(queue)?
         .ok_or_else(|| anyhow!("there is no {queue} queue: run `thresh rank` first"))?;
@@ -266,6 +285,7 @@ pub fn accept_page(store: &Store, queue: &str, page: &[Id], exceptions: &[Id]) -
         }
         let mut a = s.clone();
         a.state = State::Certified;
+        a.by = Author::Person;
         before.push(s);
         after.push(a);
     }
@@ -290,6 +310,8 @@ pub fn accept_page(store: &Store, queue: &str, page: &[Id], exceptions: &[Id]) -
 #[derive(Clone, Debug, Serialize)]
 pub struct Undone {
     pub key: u64,
+    #[serde(skip)]
+    pub delta: Counts,
     /// Key and action of the entry reverted.
     pub reverted: u64,
     pub action: String,
@@ -328,7 +350,7 @@ pub fn undo(store: &Store) -> Result<Undone> {
     }
     let skipped = payload(&entry.after)?.skipped;
     if !skipped.is_empty() {
-        for name in [queues::CERTIFY, queues::ACCEPT, queues::REVIEW] {
+        for name in QueueName::STORED {
             if let Some(mut q) = store.queue::<Queue>(name)? {
                 let n = q.skipped.len();
                 q.skipped.retain(|id| !skipped.contains(id));
@@ -340,6 +362,7 @@ pub fn undo(store: &Store) -> Result<Undone> {
     }
     let applied = commit(store, "undo", &before, &after, vec![], Some(key))?;
     Ok(Undone {
+        delta: applied.delta,
         key: applied.key,
         reverted: key,
         action: entry.action,
@@ -354,18 +377,8 @@ fn payload(v: &Option<serde_json::Value>) -> Result<Payload> {
     }
 }
 
-/// The decisions that touched `id`, oldest first (for the UI's history panel).
+/// The decisions that touched `id`, oldest first (for the UI's history panel): read from the
+/// store's per-sample index of the log.
 pub fn history(store: &Store, id: &Id) -> Result<Vec<(u64, LogEntry)>> {
-    let mut out = Vec::new();
-    for entry in store.log_entries() {
-        let (key, e) = entry?;
-        let touches = e.sample == Some(*id)
-            || payload(&e.after)
-                .map(|p| p.samples.iter().any(|s| s.id == *id))
-                .unwrap_or(false);
-        if touches {
-            out.push((key, e));
-        }
-    }
-    Ok(out)
+    store.history(id)
 }

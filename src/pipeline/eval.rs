@@ -104,17 +104,17 @@ fn accuracy(
     model: &crate::model::Classifier,
     data: &Dataset,
     device: &burn::tensor::Device,
-) -> f32 {
+) -> Result<f32, TrainError> {
     if data.is_empty() {
-        return 0.0;
+        return Ok(0.0);
     }
-    let s = score::score(model, data, device);
+    let s = score::score(model, data, device)?;
     let hits = s
         .iter()
         .zip(&data.labels)
         .filter(|(s, &l)| s.suggested == l)
         .count();
-    hits as f32 / data.len() as f32
+    Ok(hits as f32 / data.len() as f32)
 }
 
 /// What an evaluation needs, read from the store: the fixed test set and, per version, its
@@ -212,9 +212,9 @@ pub fn run(
             train: train.len(),
             val: val.len(),
             test: job.test.len(),
-            train_acc: accuracy(&fitted.model, train, device),
+            train_acc: accuracy(&fitted.model, train, device)?,
             val_acc: fitted.val_acc,
-            test_acc: accuracy(&fitted.model, &job.test, device),
+            test_acc: accuracy(&fitted.model, &job.test, device)?,
             epochs: fitted.epochs_run,
             wall_s: started.elapsed().as_secs_f32(),
             evaluated: now_secs(),
@@ -260,7 +260,7 @@ fn fold_scores(
             &mut |e| on(&label, e),
             cancel,
         )?;
-        accs.push(accuracy(&fitted.model, &job.test, device));
+        accs.push(accuracy(&fitted.model, &job.test, device)?);
     }
     let n = accs.len() as f32;
     let mean = accs.iter().sum::<f32>() / n;

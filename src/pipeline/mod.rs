@@ -4,6 +4,7 @@
 //! splits (`split`) and frozen dataset versions with export (`versions`).
 
 pub mod balance;
+pub mod counts;
 pub mod decide;
 pub mod eval;
 pub mod queues;

@@ -3,35 +3,15 @@
 //! the model's suggested label).
 
 use crate::store::{Id, State, Store};
+pub use crate::store::{Queue, QueueName};
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-pub const CERTIFY: &str = "certify";
-pub const ACCEPT: &str = "accept";
-pub const REVIEW: &str = "review";
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Queue {
-    /// The round whose scores filled it (0 for the seed set).
-    pub round: u32,
-    /// In the order to show: lowest loss first (accept), highest loss first (review).
-    pub ids: Vec<Id>,
-    /// Exceptions left out of a bulk accept: looked at, not confirmed, left unreviewed.
-    #[serde(default)]
-    pub skipped: Vec<Id>,
-}
-
-impl Queue {
-    pub fn new(round: u32, ids: Vec<Id>) -> Self {
-        Queue {
-            round,
-            ids,
-            skipped: Vec::new(),
-        }
-    }
-}
+pub const CERTIFY: QueueName = QueueName::Certify;
+pub const ACCEPT: QueueName = QueueName::Accept;
+pub const REVIEW: QueueName = QueueName::Review;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RankReport {
@@ -41,6 +21,9 @@ pub struct RankReport {
     pub review: usize,
 }
 
+/// Loss below which the model gives the label more than half its probability (ln 2).
+pub const CONFIDENT_LOSS: f32 = std::f32::consts::LN_2;
+
 /// A scored, unreviewed sample.
 #[derive(Clone, Copy, Debug)]
 pub struct Scored {
@@ -48,15 +31,22 @@ pub struct Scored {
     pub loss: f32,
     /// The model's suggested label differs from the current one.
     pub disagrees: bool,
+    /// The suggested class (index into the store's classes).
+    pub class: usize,
 }
 
 /// Split scored unreviewed samples into the queues. Pure.
 ///
 /// Review: the L highest-loss samples the model disagrees with (a flag is a claim that the
 /// label is wrong; a sample the model agrees with is not flagged however hard it is).
-/// Accept: the K lowest-loss samples the model agrees with. Samples in neither wait for a
+/// Accept: K samples the model agrees with, balanced over the `classes` suggested classes —
+/// the K/C lowest-loss of each class first, the rest of K by loss — so that accepting it
+/// does not tilt the next round's training set toward the classes the model already knows.
+/// A class's share is drawn only from samples the model is confident about (probability of
+/// the label above one half, `CONFIDENT_LOSS`): a class the model barely knows does not
+/// fill its share with guesses. Listed lowest loss first. Samples in neither wait for a
 /// later round's model.
-pub fn split(mut scored: Vec<Scored>, k: usize, l: usize) -> (Vec<Id>, Vec<Id>) {
+pub fn split(mut scored: Vec<Scored>, k: usize, l: usize, classes: usize) -> (Vec<Id>, Vec<Id>) {
     scored.sort_by(|a, b| a.loss.total_cmp(&b.loss).then(a.id.cmp(&b.id)));
     let review: Vec<Id> = scored
         .iter()
@@ -65,11 +55,37 @@ pub fn split(mut scored: Vec<Scored>, k: usize, l: usize) -> (Vec<Id>, Vec<Id>) 
         .take(l)
         .map(|s| s.id)
         .collect();
-    let accept = scored
+    let agreed: Vec<&Scored> = scored.iter().filter(|s| !s.disagrees).collect();
+    let per_class = k / classes.max(1);
+    let mut taken = vec![0usize; classes.max(1)];
+    let mut chosen = vec![false; agreed.len()];
+    let mut n = 0;
+    for (i, s) in agreed.iter().enumerate() {
+        if s.loss > CONFIDENT_LOSS {
+            break;
+        }
+        if let Some(t) = taken.get_mut(s.class) {
+            if *t < per_class && n < k {
+                *t += 1;
+                chosen[i] = true;
+                n += 1;
+            }
+        }
+    }
+    for c in chosen.iter_mut() {
+        if n == k {
+            break;
+        }
+        if !*c {
+            *c = true;
+            n += 1;
+        }
+    }
+    let accept = agreed
         .iter()
-        .filter(|s| !s.disagrees)
-        .take(k)
-        .map(|s| s.id)
+        .zip(&chosen)
+        .filter(|(_, &c)| c)
+        .map(|(s, _)| s.id)
         .collect();
     (accept, review)
 }
@@ -87,6 +103,12 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
         suggested: String,
     }
     let scores: Vec<(Id, Brief)> = store.scores(round)?;
+    let classes = &store.meta().classes;
+    let class_of: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let scored = scores
         .par_iter()
         .map(|(id, s)| {
@@ -95,6 +117,10 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
                     id: *id,
                     loss: s.loss,
                     disagrees: label.as_deref() != Some(s.suggested.as_str()),
+                    class: class_of
+                        .get(s.suggested.as_str())
+                        .copied()
+                        .unwrap_or(usize::MAX),
                 }),
                 _ => None,
             })
@@ -104,7 +130,7 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
         .flatten()
         .collect::<Vec<_>>();
     let candidates = scored.len();
-    let (accept, review) = split(scored, k, l);
+    let (accept, review) = split(scored, k, l, classes.len());
     let report = RankReport {
         round,
         candidates,
@@ -125,7 +151,7 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
 }
 
 /// Which queue each sample is in.
-pub fn membership(store: &Store) -> Result<HashMap<Id, &'static str>> {
+pub fn membership(store: &Store) -> Result<HashMap<Id, QueueName>> {
     let mut m = HashMap::new();
     for name in [CERTIFY, ACCEPT, REVIEW] {
         if let Some(q) = store.queue::<Queue>(name)? {
@@ -148,13 +174,63 @@ mod tests {
                 id: Id([i; 32]),
                 loss: i as f32,
                 disagrees: i >= 6 || i == 1,
+                class: 0,
             })
             .collect();
-        let (a, r) = split(s.clone(), 3, 2);
+        let (a, r) = split(s.clone(), 3, 2, 1);
         assert_eq!(a, vec![Id([0; 32]), Id([2; 32]), Id([3; 32])]);
         assert_eq!(r, vec![Id([9; 32]), Id([8; 32])]);
-        let (a, r) = split(s, 100, 100);
+        let (a, r) = split(s, 100, 100, 1);
         assert_eq!((a.len(), r.len()), (5, 5));
         assert!(a.iter().all(|x| !r.contains(x)));
+    }
+
+    #[test]
+    fn the_accept_queue_is_balanced_over_suggested_classes() {
+        // Class 0 is easy (losses 0.00..0.19), class 1 harder (0.40..0.49), class 2 has two
+        // confident samples, class 3 none (losses 1.0..).
+        let mut s = Vec::new();
+        for i in 0..20u8 {
+            s.push((i, i as f32 * 0.01, 0));
+        }
+        for i in 0..10u8 {
+            s.push((50 + i, 0.4 + i as f32 * 0.01, 1));
+        }
+        s.push((90, 0.6, 2));
+        s.push((91, 0.65, 2));
+        for i in 0..5u8 {
+            s.push((100 + i, 1.0 + i as f32, 3));
+        }
+        let scored: Vec<Scored> = s
+            .into_iter()
+            .map(|(b, loss, class)| Scored {
+                id: Id([b; 32]),
+                loss,
+                disagrees: false,
+                class,
+            })
+            .collect();
+        let (a, _) = split(scored.clone(), 12, 0, 4);
+        // K/C = 3 of each class with confident samples (class 2 has 2, class 3 none), the
+        // other 4 by loss: the easy class's next-lowest.
+        let of =
+            |a: &[Id], lo: u8, hi: u8| a.iter().filter(|id| (lo..=hi).contains(&id.0[0])).count();
+        assert_eq!(
+            (
+                of(&a, 0, 19),
+                of(&a, 50, 59),
+                of(&a, 90, 91),
+                of(&a, 100, 104)
+            ),
+            (7, 3, 2, 0),
+            "{a:?}"
+        );
+        assert_eq!(a[0], Id([0; 32]));
+        assert!(a.contains(&Id([6; 32])) && !a.contains(&Id([7; 32])));
+        assert_eq!(*a.last().unwrap(), Id([91; 32]));
+        // A K beyond the confident samples takes the unconfident ones last, by loss.
+        let (all, _) = split(scored, 40, 0, 4);
+        assert_eq!(all.len(), 37);
+        assert_eq!(*all.last().unwrap(), Id([104; 32]));
     }
 }

@@ -72,11 +72,12 @@ pub fn split(store: &Store, test: f64, folds: u32, seed: u64) -> Result<SplitRep
     }
     // Units: a duplicate group, or a single sample. A group already touching the test split
     // stays there whole.
-    let mut units: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    // Keyed by group or by the sample's own id, never by import number.
+    let mut units: BTreeMap<(Option<u64>, Option<Id>), Vec<usize>> = BTreeMap::new();
     for (i, s) in samples.iter().enumerate() {
         let key = match s.group {
-            Some(g) => g,
-            None => u64::MAX - s.seq,
+            Some(g) => (Some(g), None),
+            None => (None, Some(s.id)),
         };
         units.entry(key).or_default().push(i);
     }

@@ -17,7 +17,7 @@ use burn::module::Module;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
 
-pub const SYNTHETIC: &str = "synthetic";
+pub const SYNTHETIC: crate::store::QueueName = crate::store::QueueName::Synthetic;
 const RECORD: &str = "gan";
 
 /// The trained GAN, as the store remembers it.
@@ -54,7 +54,20 @@ pub struct GanOptions {
     pub hold: Option<usize>,
 }
 
+/// Refuse a store whose images the GAN cannot draw, in one line.
+fn check_shape(store: &Store) -> Result<()> {
+    let size = store.meta().size;
+    if size != crate::model::gan::SIDE {
+        bail!(
+            "the GAN draws {s}x{s} images and this store holds {size}x{size} ones: it works on stores imported with --size {s}",
+            s = crate::model::gan::SIDE
+        );
+    }
+    Ok(())
+}
+
 pub fn prepare(store: &Store, iters: usize, opts: GanOptions) -> Result<GanJob> {
+    check_shape(store)?;
     let Some(round) = store.latest_round()? else {
         bail!("the GAN needs a trained classifier to freeze: run `thresh train` first");
     };
@@ -161,6 +174,7 @@ pub fn train(
 }
 
 pub fn load_generator(store: &Store, compute: &Compute) -> Result<(GanRecord, Generator)> {
+    check_shape(store)?;
     let rec: GanRecord = store
         .record(RECORD)?
         .ok_or_else(|| anyhow!("no GAN yet: run `thresh gan train` first"))?;
@@ -221,7 +235,6 @@ pub fn generate(
     );
     let side = meta.size;
     let mut items = Vec::new();
-    let mut seq = store.next_seq()?;
     for (px, &l) in images.iter().zip(&labels) {
         let png = ingest::encode_png(px, side, meta.channels)
             .context("cannot encode a generated image")?;
@@ -233,7 +246,7 @@ pub fn generate(
         let hash = phash::hash(phash::DEFAULT_KIND, &gray, side as usize);
         let mut s = Sample::imported(
             id,
-            seq,
+            store.next_seq()?,
             Source {
                 path: format!(
                     "synthetic/gen-{}/{}/{}.png",
@@ -248,7 +261,6 @@ pub fn generate(
             (side, side),
         );
         s.origin = Origin::Synthetic;
-        seq += 1;
         items.push((s, px.clone()));
     }
     store.insert_samples(&items)?;

@@ -2,9 +2,13 @@
 //! rounds and versions. Opened once per process; sled's file lock keeps a second process
 //! out, and we turn that into one clear line instead of an `Io(WouldBlock)`.
 
+pub mod failpoint;
 mod record;
 
-pub use record::{DupLink, Id, LogEntry, Meta, Origin, Sample, Source, Split, Stage, State};
+pub use record::{
+    Author, DupLink, Id, LogEntry, Meta, Origin, Queue, QueueName, Sample, Source, Split, Stage,
+    State,
+};
 
 use anyhow::Context;
 use serde::de::DeserializeOwned;
@@ -12,8 +16,11 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The schema this build writes. Opening a store with a larger number fails.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema this build writes. Opening a store with a larger number fails; a smaller one is
+/// upgraded in place. 2: samples record who set their state (`by`), duplicates a person
+/// marked have their own stage (`human`) — version 1 records read as written by automation —
+/// and the `history` tree indexes the log by sample (built from the log on upgrade).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META_KEY: &[u8] = b"meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -56,6 +63,9 @@ impl Default for StoreSettings {
     }
 }
 
+/// A handle to the store. Clones share the same database (sled is safe to use from several
+/// threads), so a job on the worker can work on the store the UI has open.
+#[derive(Clone)]
 pub struct Store {
     dir: PathBuf,
     db: sled::Db,
@@ -64,6 +74,9 @@ pub struct Store {
     pixels: sled::Tree,
     paths: sled::Tree,
     log: sled::Tree,
+    /// Index of the log by sample: sample id ++ log key -> (). A sample's history is a
+    /// prefix scan, not a walk of the whole log.
+    history: sled::Tree,
     scores: sled::Tree,
     rounds: sled::Tree,
     queues: sled::Tree,
@@ -111,6 +124,7 @@ impl Store {
                 }
             })?;
         let meta_tree = db.open_tree("meta").map_err(sled_err)?;
+        let mut upgrade = false;
         let meta = match meta_tree.get(SCHEMA_KEY).map_err(sled_err)? {
             Some(v) => {
                 let found =
@@ -131,10 +145,18 @@ impl Store {
                         reason: "meta record missing".into(),
                     }
                 })?;
-                serde_json::from_slice::<Meta>(&raw).map_err(|e| StoreError::Damaged {
-                    dir: dir.to_path_buf(),
-                    reason: format!("meta record unreadable: {e}"),
-                })?
+                let mut meta =
+                    serde_json::from_slice::<Meta>(&raw).map_err(|e| StoreError::Damaged {
+                        dir: dir.to_path_buf(),
+                        reason: format!("meta record unreadable: {e}"),
+                    })?;
+                if found < SCHEMA_VERSION {
+                    // Every older record reads as it is (new fields have defaults); the
+                    // history index is built below, before the new version is written.
+                    upgrade = true;
+                    meta.schema_version = SCHEMA_VERSION;
+                }
+                meta
             }
             None => {
                 let meta = Meta {
@@ -144,25 +166,25 @@ impl Store {
                     channels: settings.channels,
                     created: now_secs(),
                 };
-                meta_tree
-                    .insert(
-                        META_KEY,
-                        serde_json::to_vec(&meta).expect("meta serialises"),
-                    )
-                    .map_err(sled_err)?;
-                meta_tree
-                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(sled_err)?;
-                db.flush().map_err(sled_err)?;
+                stamp(&db, &meta_tree, &meta).map_err(sled_err)?;
                 meta
             }
         };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
+        let (log, history) = (tree("log")?, tree("history")?);
+        if upgrade {
+            index_log(&log, &history).map_err(|e| StoreError::Damaged {
+                dir: dir.to_path_buf(),
+                reason: format!("cannot index the log: {e:#}"),
+            })?;
+            stamp(&db, &meta_tree, &meta).map_err(sled_err)?;
+        }
         Ok(Store {
             samples: tree("samples")?,
             pixels: tree("pixels")?,
             paths: tree("paths")?,
-            log: tree("log")?,
+            log,
+            history,
             scores: tree("scores")?,
             rounds: tree("rounds")?,
             queues: tree("queues")?,
@@ -277,7 +299,32 @@ impl Store {
         Ok(())
     }
 
-    /// Insert a new sample, its pixels and its source paths in one batch per tree.
+    /// Write `new` only if the stored record still equals `expected`; returns whether it was
+    /// written. How automation (dedup) updates samples it read earlier without overwriting a
+    /// decision made meanwhile.
+    pub fn replace_sample(&self, expected: &Sample, new: &Sample) -> anyhow::Result<bool> {
+        use sled::transaction::ConflictableTransactionError as Abort;
+        let bytes = serde_json::to_vec(new)?;
+        let written = self
+            .samples
+            .transaction(|tx| {
+                let same = tx
+                    .get(expected.id.0)?
+                    .as_deref()
+                    .and_then(|raw| decode_sample(raw).ok())
+                    .is_some_and(|s| s == *expected);
+                if same {
+                    tx.insert(&new.id.0, bytes.as_slice())?;
+                }
+                Ok::<bool, Abort<()>>(same)
+            })
+            .map_err(|e| anyhow::anyhow!("writing sample {} failed: {e:?}", new.id.short()))?;
+        Ok(written)
+    }
+
+    /// Insert new samples, their pixels and their source paths, one batch per tree. The
+    /// sample records go last: a sample is known (`contains`) only once its pixels and paths
+    /// are written, so a crash between the batches leaves samples the next import adds again.
     pub fn insert_samples(&self, items: &[(Sample, Vec<u8>)]) -> anyhow::Result<()> {
         let mut samples = sled::Batch::default();
         let mut pixels = sled::Batch::default();
@@ -296,9 +343,12 @@ impl Store {
                 paths.insert(src.path.as_bytes(), &sample.id.0);
             }
         }
-        self.samples.apply_batch(samples)?;
         self.pixels.apply_batch(pixels)?;
         self.paths.apply_batch(paths)?;
+        failpoint::crash_here("import-before-samples", || {
+            let _ = self.db.flush();
+        });
+        self.samples.apply_batch(samples)?;
         Ok(())
     }
 
@@ -361,7 +411,30 @@ impl Store {
         };
         self.log
             .insert(key.to_be_bytes(), serde_json::to_vec(&entry)?)?;
+        if let Some(id) = sample {
+            self.history.insert(history_key(&id, key), &[])?;
+        }
         Ok(key)
+    }
+
+    /// The log entries that touched `id`, oldest first: a prefix scan of the history index.
+    pub fn history(&self, id: &Id) -> anyhow::Result<Vec<(u64, LogEntry)>> {
+        let mut out = Vec::new();
+        for k in self.history.scan_prefix(id.0).keys() {
+            let k = k?;
+            let key = u64::from_be_bytes(
+                k[32..]
+                    .try_into()
+                    .context("history key is not id + 8 bytes")?,
+            );
+            if let Some(v) = self.log.get(key.to_be_bytes())? {
+                out.push((
+                    key,
+                    serde_json::from_slice(&v).context("unreadable log entry")?,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// The number the next round gets (rounds count from 1).
@@ -405,6 +478,15 @@ impl Store {
         Ok(())
     }
 
+    /// One sample's scores of `round`.
+    pub fn score<T: DeserializeOwned>(&self, round: u32, id: &Id) -> anyhow::Result<Option<T>> {
+        let mut key = round.to_be_bytes().to_vec();
+        key.extend_from_slice(&id.0);
+        get_json(&self.scores, key, || {
+            format!("score of {} in round {round}", id.short())
+        })
+    }
+
     pub fn scores<T: DeserializeOwned>(&self, round: u32) -> anyhow::Result<Vec<(Id, T)>> {
         self.scores
             .scan_prefix(round.to_be_bytes())
@@ -419,36 +501,70 @@ impl Store {
             .collect()
     }
 
-    pub fn put_queue<T: Serialize>(&self, name: &str, queue: &T) -> anyhow::Result<()> {
+    pub fn put_queue<T: Serialize>(&self, name: QueueName, queue: &T) -> anyhow::Result<()> {
         self.queues
-            .insert(name.as_bytes(), serde_json::to_vec(queue)?)?;
+            .insert(name.name().as_bytes(), serde_json::to_vec(queue)?)?;
         Ok(())
     }
 
-    pub fn queue<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
-        get_json(&self.queues, name.as_bytes(), || format!("queue {name}"))
+    pub fn queue<T: DeserializeOwned>(&self, name: QueueName) -> anyhow::Result<Option<T>> {
+        get_json(&self.queues, name.name().as_bytes(), || {
+            format!("queue {name}")
+        })
     }
 
     /// Write `samples` and one audit-log entry in one transaction, then flush: a decision is
     /// durable, and never half-applied, once this returns. Returns the log key.
-    pub fn commit(&self, samples: &[Sample], entry: &LogEntry) -> anyhow::Result<u64> {
+    ///
+    /// `expected` are the records the decision was computed from: when any of them changed
+    /// meanwhile (a job on the worker racing a key press), nothing is written and the error
+    /// says so — a decision is never silently overwritten by one computed from stale state.
+    pub fn commit(
+        &self,
+        expected: &[Sample],
+        samples: &[Sample],
+        entry: &LogEntry,
+    ) -> anyhow::Result<u64> {
         use sled::transaction::ConflictableTransactionError as Abort;
         use sled::Transactional;
         let encoded: Vec<(Id, Vec<u8>)> = samples
             .iter()
             .map(|s| Ok((s.id, serde_json::to_vec(s)?)))
             .collect::<anyhow::Result<_>>()?;
+        let touched = touched_ids(entry);
         let entry = serde_json::to_vec(entry)?;
-        let key = (&self.samples, &self.log)
-            .transaction(|(tx_samples, tx_log)| {
+        let key = (&self.samples, &self.log, &self.history)
+            .transaction(|(tx_samples, tx_log, tx_history)| {
+                for want in expected {
+                    let now = tx_samples.get(want.id.0)?;
+                    let same = now
+                        .as_deref()
+                        .and_then(|raw| decode_sample(raw).ok())
+                        .is_some_and(|s| s == *want);
+                    if !same {
+                        return Err(Abort::Abort(want.id));
+                    }
+                }
                 for (id, bytes) in &encoded {
                     tx_samples.insert(&id.0, bytes.as_slice())?;
                 }
                 let key = tx_log.generate_id()?;
                 tx_log.insert(&key.to_be_bytes(), entry.as_slice())?;
-                Ok::<u64, Abort<()>>(key)
+                for id in &touched {
+                    tx_history.insert(history_key(id, key).as_slice(), &[])?;
+                }
+                Ok::<u64, Abort<Id>>(key)
             })
-            .map_err(|e| anyhow::anyhow!("writing the decision failed: {e:?}"))?;
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(id) => anyhow::anyhow!(
+                    "sample {} changed while this decision was prepared: nothing written, try again",
+                    id.short()
+                ),
+                sled::transaction::TransactionError::Storage(e) => {
+                    anyhow::anyhow!("writing the decision failed: {e}")
+                }
+            })?;
+        failpoint::crash_here("commit-before-flush", || {});
         self.flush()?;
         Ok(key)
     }
@@ -482,6 +598,53 @@ impl Store {
     pub fn log_entries(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
         self.log.iter().map(decode_log)
     }
+}
+
+/// Write `meta` and this build's schema version, durably: the last step of creating or
+/// upgrading a store.
+fn stamp(db: &sled::Db, meta_tree: &sled::Tree, meta: &Meta) -> sled::Result<()> {
+    meta_tree.insert(META_KEY, serde_json::to_vec(meta).expect("meta serialises"))?;
+    meta_tree.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    db.flush()?;
+    Ok(())
+}
+
+fn history_key(id: &Id, log_key: u64) -> Vec<u8> {
+    let mut k = id.0.to_vec();
+    k.extend_from_slice(&log_key.to_be_bytes());
+    k
+}
+
+/// The samples a log entry is about: its own sample and those its `after` lists.
+fn touched_ids(entry: &LogEntry) -> Vec<Id> {
+    let mut ids: Vec<Id> = entry.sample.into_iter().collect();
+    if let Some(list) = entry
+        .after
+        .as_ref()
+        .and_then(|a| a.get("samples"))
+        .and_then(|s| s.as_array())
+    {
+        ids.extend(
+            list.iter()
+                .filter_map(|s| s.get("id")?.as_str().and_then(Id::from_hex)),
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Build the history index from the whole log (upgrade from schema 1).
+fn index_log(log: &sled::Tree, history: &sled::Tree) -> anyhow::Result<()> {
+    let mut batch = sled::Batch::default();
+    for kv in log.iter() {
+        let (key, entry) = decode_log(kv)?;
+        for id in touched_ids(&entry) {
+            batch.insert(history_key(&id, key), &[]);
+        }
+    }
+    history.apply_batch(batch)?;
+    Ok(())
 }
 
 /// Read and decode one JSON value; `what` names it in the error ("… is unreadable").
@@ -589,6 +752,41 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("10 pixel bytes"), "{err}");
         assert_eq!(store.sample_count(), 0);
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_with_its_history_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (sample(1), sample(2));
+        {
+            let store = Store::open_or_create(dir.path(), &StoreSettings::default()).unwrap();
+            store
+                .append_log(Some(a.id), "certify", None, None, None)
+                .unwrap();
+            let after = serde_json::json!({"samples": [{"id": a.id}, {"id": b.id}]});
+            store
+                .append_log(None, "accept_page", None, Some(after), None)
+                .unwrap();
+            store
+                .append_log(Some(b.id), "reject", None, None, None)
+                .unwrap();
+            // As a version 1 store was: no history index.
+            store.db.drop_tree("history").unwrap();
+            store.force_schema_version(1).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.meta().schema_version, SCHEMA_VERSION);
+        let actions = |id: &Id| -> Vec<String> {
+            store
+                .history(id)
+                .unwrap()
+                .into_iter()
+                .map(|(_, e)| e.action)
+                .collect()
+        };
+        assert_eq!(actions(&a.id), ["certify", "accept_page"]);
+        assert_eq!(actions(&b.id), ["accept_page", "reject"]);
+        assert!(actions(&sample(3).id).is_empty());
     }
 
     #[test]

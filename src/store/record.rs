@@ -136,6 +136,114 @@ impl Origin {
     }
 }
 
+/// The review queues, one name for the CLI, the UI and the store: stored lists of ids (the
+/// `queues` tree). `Duplicates` is written by each dedup run (the samples it linked); it is
+/// looked through, not accepted in bulk.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueName {
+    /// The seed set, to certify by hand.
+    Certify,
+    /// A round's lowest-loss samples the model agrees with, confirmed a page at a time.
+    Accept,
+    /// A round's highest-loss samples the model disagrees with, one by one.
+    Review,
+    /// Generated samples waiting for approval.
+    Synthetic,
+    /// The samples the last dedup tied to a kept sample.
+    Duplicates,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 5] = [
+        QueueName::Certify,
+        QueueName::Accept,
+        QueueName::Review,
+        QueueName::Synthetic,
+        QueueName::Duplicates,
+    ];
+    /// The queues whose samples can be accepted (`thresh accept --queue`), and whose skip
+    /// lists undo cleans.
+    pub const STORED: [QueueName; 4] = [
+        QueueName::Certify,
+        QueueName::Accept,
+        QueueName::Review,
+        QueueName::Synthetic,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueName::Certify => "certify",
+            QueueName::Accept => "accept",
+            QueueName::Review => "review",
+            QueueName::Synthetic => "synthetic",
+            QueueName::Duplicates => "duplicates",
+        }
+    }
+
+    /// Confirmed a page at a time (`a` in the UI), rather than one sample at a time.
+    pub fn bulk(self) -> bool {
+        matches!(
+            self,
+            QueueName::Certify | QueueName::Accept | QueueName::Synthetic
+        )
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for QueueName {
+    type Err = String;
+
+    /// A stored queue by name; the error lists the names that work.
+    fn from_str(s: &str) -> Result<Self, String> {
+        QueueName::STORED
+            .into_iter()
+            .find(|q| q.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = QueueName::STORED.iter().map(|q| q.name()).collect();
+                format!("unknown queue {s:?} ({})", names.join(", "))
+            })
+    }
+}
+
+/// A stored queue: ids in the order to show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    /// The round whose scores filled it (0 for the seed set).
+    pub round: u32,
+    /// In the order to show: lowest loss first (accept), highest loss first (review).
+    pub ids: Vec<Id>,
+    /// Exceptions left out of a bulk accept: looked at, not confirmed, left unreviewed.
+    #[serde(default)]
+    pub skipped: Vec<Id>,
+}
+
+impl Queue {
+    pub fn new(round: u32, ids: Vec<Id>) -> Self {
+        Queue {
+            round,
+            ids,
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// Who set a sample's state. Automation (import, dedup, balance, split, rounds) changes only
+/// what automation set; a state a person set stays until a person, or a command naming that
+/// decision, changes it.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    #[default]
+    Auto,
+    Person,
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
@@ -154,6 +262,8 @@ pub enum Stage {
     Pixels,
     /// Perceptual hashes within the Hamming radius.
     Perceptual,
+    /// A person said so (`decide SAMPLE duplicate KEPT`): no dedup setting releases it.
+    Human,
 }
 
 impl Stage {
@@ -162,6 +272,7 @@ impl Stage {
             Stage::Bytes => "bytes",
             Stage::Pixels => "pixels",
             Stage::Perceptual => "perceptual",
+            Stage::Human => "human",
         }
     }
 }
@@ -208,6 +319,9 @@ pub struct Sample {
     /// For a surplus sample: the state it returns to when its class has room again.
     #[serde(default)]
     pub parked: Option<State>,
+    /// Who set the state (for a surplus sample: the state it is parked with).
+    #[serde(default)]
+    pub by: Author,
 }
 
 impl Sample {
@@ -239,6 +353,7 @@ impl Sample {
             created: super::now_secs(),
             reason: None,
             parked: None,
+            by: Author::Auto,
         }
     }
 
@@ -255,6 +370,19 @@ impl Sample {
                 self.state,
                 State::Unreviewed | State::Certified | State::Relabeled
             )
+    }
+
+    /// A person decided this sample: automation must leave its state, label and duplicate
+    /// link alone. Certified, relabelled and rejected states are always a person's (stores
+    /// written before `by` existed included).
+    pub fn human_decided(&self) -> bool {
+        self.by == Author::Person
+            || matches!(
+                self.state,
+                State::Certified | State::Relabeled | State::Rejected
+            )
+            || self.parked.is_some_and(State::is_certified)
+            || self.dup.is_some_and(|d| d.stage == Stage::Human)
     }
 
     /// A generated sample nobody has approved yet: not part of the data.

@@ -174,22 +174,25 @@ fn argmax(row: &[f32]) -> usize {
 }
 
 /// Mean cross-entropy and accuracy of `model` on `data`, without augmentation.
-pub fn evaluate(model: &Classifier, data: &Dataset, device: &Device) -> (f32, f32) {
+pub fn evaluate(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+) -> Result<(f32, f32), TrainError> {
     if data.is_empty() {
-        return (0.0, 0.0);
+        return Ok((0.0, 0.0));
     }
-    let logits = super::score::logits(model, data, device, 256);
-    let k = logits.len() / data.len();
+    let (logits, k) = super::score::logits(model, data, device, 256)?;
     let (mut loss, mut correct) = (0f64, 0usize);
     for (i, row) in logits.chunks(k).enumerate() {
         let lp = super::score::log_softmax_row(row);
         loss -= lp[data.labels[i]] as f64;
         correct += (argmax(row) == data.labels[i]) as usize;
     }
-    (
+    Ok((
         (loss / data.len() as f64) as f32,
         correct as f32 / data.len() as f32,
-    )
+    ))
 }
 
 /// Train a fresh classifier on `train`, early-stopping on `val`.
@@ -283,7 +286,9 @@ pub fn fit(
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 slot = Some(optim.step(cfg.lr, model, grads));
 
-                let rows: Vec<f32> = logits.into_data().try_to_vec::<f32>().unwrap_or_default();
+                let rows: Vec<f32> = logits.into_data().try_to_vec::<f32>().map_err(|e| {
+                    TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
+                })?;
                 for (j, row) in rows.chunks(classes).enumerate() {
                     let i = batch.index[j];
                     let right = argmax(row) == batch.labels[j];
@@ -322,7 +327,7 @@ pub fn fit(
         let (val_loss, val_acc) = if val.is_empty() {
             (0.0, 0.0)
         } else {
-            evaluate(&snapshot, val, base)
+            evaluate(&snapshot, val, base)?
         };
         let train_acc = correct as f32 / n as f32;
         let improved = match &best {

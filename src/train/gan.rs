@@ -155,7 +155,7 @@ pub fn intended_rate(
     side: usize,
     channels: usize,
     device: &Device,
-) -> f32 {
+) -> Result<f32, TrainError> {
     let mut data = Dataset::default();
     for (i, (px, &l)) in images.iter().zip(labels).enumerate() {
         let mut id = [0u8; 32];
@@ -166,13 +166,13 @@ pub fn intended_rate(
             l,
         );
     }
-    let scores = super::score::score(classifier, &data, device);
+    let scores = super::score::score(classifier, &data, device)?;
     let hits = scores
         .iter()
         .zip(labels)
         .filter(|(s, &l)| s.suggested == l)
         .count();
-    hits as f32 / labels.len().max(1) as f32
+    Ok(hits as f32 / labels.len().max(1) as f32)
 }
 
 fn bce_with_logits(logits: Tensor<1>, target_real: bool) -> Tensor<1> {
@@ -290,7 +290,7 @@ pub fn train(
             let g = generator.as_ref().expect("generator");
             let inner = base.clone();
             let imgs = generate(g, &check_labels, classes, Some(0.7), cfg.seed, &device);
-            let rate = intended_rate(classifier, &imgs, &check_labels, side, channels, &inner);
+            let rate = intended_rate(classifier, &imgs, &check_labels, side, channels, &inner)?;
             checks.push((done, rate));
             // Three per class: check_labels cycles through the classes.
             let samples = check_labels

@@ -177,7 +177,7 @@ pub fn run(
             on(TrainEvent::Stage {
                 text: format!("scoring {} samples", plan.to_score.len()),
             });
-            let scores = score::score(&fitted.model, &plan.to_score, device);
+            let scores = score::score(&fitted.model, &plan.to_score, device)?;
             Ok(Outcome {
                 mode: Mode::Seed,
                 scores: plan.to_score.ids.iter().copied().zip(scores).collect(),
@@ -226,7 +226,7 @@ pub fn run(
                 let held_data = plan.pool.select(&held);
                 for (&i, s) in held
                     .iter()
-                    .zip(score::score(&fitted.model, &held_data, device))
+                    .zip(score::score(&fitted.model, &held_data, device)?)
                 {
                     scores[i] = Some(s);
                 }

@@ -1,6 +1,7 @@
 //! Per-sample scores of a trained classifier: the signals that rank suspicious labels.
 
 use super::data::Dataset;
+use super::fit::TrainError;
 use crate::model::Classifier;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -21,22 +22,38 @@ pub struct SampleScore {
     pub probability: f32,
 }
 
-/// Raw logits of every sample, `len * classes` row-major, computed in batches.
-pub fn logits(model: &Classifier, data: &Dataset, device: &Device, batch: usize) -> Vec<f32> {
+/// Raw logits of every sample, computed in batches, with the number of classes: `len *
+/// classes` values, row-major. An error when the model gives no or ragged rows.
+pub fn logits(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+    batch: usize,
+) -> Result<(Vec<f32>, usize), TrainError> {
     let mut out = Vec::new();
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(batch.max(1)) {
         let imgs: Vec<_> = chunk.iter().map(|&i| &data.images[i]).collect();
         let x = super::fit::images_tensor(&imgs, device);
-        out.extend(
-            model
-                .forward(x)
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default(),
-        );
+        let rows = model.forward(x).into_data().try_to_vec::<f32>();
+        out.extend(rows.map_err(|e| {
+            TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
+        })?);
     }
-    out
+    let k = out.len().checked_div(data.len()).unwrap_or(0);
+    if k == 0 || k * data.len() != out.len() {
+        return Err(TrainError::Invalid(format!(
+            "the model gave {} outputs for {} samples",
+            out.len(),
+            data.len()
+        )));
+    }
+    if let Some(&l) = data.labels.iter().find(|&&l| l >= k) {
+        return Err(TrainError::Invalid(format!(
+            "label index {l} is beyond the model's {k} classes"
+        )));
+    }
+    Ok((out, k))
 }
 
 pub fn log_softmax_row(row: &[f32]) -> Vec<f32> {
@@ -80,16 +97,19 @@ pub fn from_logits(row: &[f32], label: usize) -> SampleScore {
 }
 
 /// Score every sample of `data` with `model` (no augmentation).
-pub fn score(model: &Classifier, data: &Dataset, device: &Device) -> Vec<SampleScore> {
+pub fn score(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+) -> Result<Vec<SampleScore>, TrainError> {
     if data.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let l = logits(model, data, device, 256);
-    let k = l.len() / data.len();
-    l.chunks(k)
+    let (l, k) = logits(model, data, device, 256)?;
+    Ok(l.chunks(k)
         .zip(&data.labels)
         .map(|(row, &label)| from_logits(row, label))
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,22 +1,25 @@
 //! The application state and its event handling. One event enum; keys become actions via
 //! the keymap; decisions call the pipeline and are acknowledged only after it returns
-//! (flushed); long work goes to the jobs worker and comes back as events.
+//! (flushed); everything whose cost grows with the store runs as a task on a worker and
+//! comes back as events — the UI thread reads cached view state and draws.
 
 use super::keymap::{Action, Keymap};
 use super::queues::{QueuesView, QUEUES};
 use super::thumb::{Cache, Palette};
-use crate::dedup::{self, Params};
+use crate::dedup::Params;
+use crate::jobs::tasks::{Done, Task};
 use crate::jobs::{Event as JobEvent, JobId, JobResult, Request, Worker};
+use crate::pipeline::counts::Counts;
 use crate::pipeline::decide::{self, Decision};
-use crate::pipeline::eval::{self, EvalConfig};
-use crate::pipeline::queues::{self, ACCEPT, CERTIFY, REVIEW};
-use crate::pipeline::{balance, rounds, split, synth, versions};
-use crate::store::{Id, State, Store};
+use crate::pipeline::eval::{self, EvalRow};
+use crate::pipeline::rounds::{self, TableRow};
+use crate::store::{Id, QueueName, Store};
 use crate::train::backend::Compute;
 use crate::train::gan::GanEvent;
-use crate::train::{self, Mode, Plan, RunConfig, TrainEvent};
+use crate::train::{RunConfig, TrainEvent};
 use anyhow::Result;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use std::time::{Duration, Instant};
 
 /// Everything the loop feeds the app.
 pub enum AppEvent {
@@ -58,19 +61,53 @@ impl Screen {
     }
 }
 
-/// Menu entries, in order.
-pub const MENU: [&str; 10] = [
-    "Train a round (certified → score → queues)",
-    "Re-rank the queues from the latest scores",
-    "Draw a seed set to certify",
-    "Find duplicates",
-    "Balance classes (excess to surplus)",
-    "Split: test + folds",
-    "Freeze a version",
-    "Train the GAN (against the latest classifier)",
-    "Generate 100 synthetic samples (to approve)",
-    "Evaluate all versions (Table 2)",
-];
+/// The menu's entries, in the order shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MenuEntry {
+    TrainRound,
+    Rank,
+    SeedSet,
+    Dedup,
+    Balance,
+    Split,
+    Freeze,
+    TrainGan,
+    Generate,
+    Evaluate,
+}
+
+impl MenuEntry {
+    pub const ALL: [MenuEntry; 10] = [
+        MenuEntry::TrainRound,
+        MenuEntry::Rank,
+        MenuEntry::SeedSet,
+        MenuEntry::Dedup,
+        MenuEntry::Balance,
+        MenuEntry::Split,
+        MenuEntry::Freeze,
+        MenuEntry::TrainGan,
+        MenuEntry::Generate,
+        MenuEntry::Evaluate,
+    ];
+
+    pub fn text(self) -> &'static str {
+        match self {
+            MenuEntry::TrainRound => "Train a round (certified → score → queues)",
+            MenuEntry::Rank => "Re-rank the queues from the latest scores",
+            MenuEntry::SeedSet => "Draw a seed set to certify",
+            MenuEntry::Dedup => "Find duplicates",
+            MenuEntry::Balance => "Balance classes (excess to surplus)",
+            MenuEntry::Split => "Split: test + folds",
+            MenuEntry::Freeze => "Freeze a version",
+            MenuEntry::TrainGan => "Train the GAN (against the latest classifier)",
+            MenuEntry::Generate => "Generate 100 synthetic samples (to approve)",
+            MenuEntry::Evaluate => "Evaluate all versions (Table 2)",
+        }
+    }
+}
+
+/// Job ids of the store worker start here, so events of the two workers never mix up.
+const STORE_JOBS: JobId = 1 << 40;
 
 pub enum Overlay {
     Help,
@@ -166,12 +203,22 @@ pub struct App {
     pub page_first: usize,
     /// Grid columns as last drawn (for up/down moves).
     pub grid_cols_drawn: usize,
-    /// (samples, certified, unreviewed) for the header; recomputed on ticks when dirty.
-    pub header: (usize, usize, usize),
-    header_dirty: bool,
+    /// The store's counters: `None` until the first count (a task) returns; then kept from
+    /// each decision's delta and replaced by the fresh count every task ends with.
+    pub counts: Option<Counts>,
+    /// The Rounds and Versions tables, read when a task that changes them ends.
+    pub rounds_table: Vec<TableRow>,
+    pub eval_rows: Vec<EvalRow>,
+    pub version_names: Vec<String>,
+    /// The store task running on the store worker, if any (shown in the header).
+    pub store_task: Option<&'static str>,
     /// Where the Sample screen left room for a full-resolution image (viuer).
     pub preview: Option<ratatui::layout::Rect>,
+    compute: Compute,
+    /// Trains (rounds, GAN, evaluation) on the compute device.
     worker: Worker,
+    /// Everything else that reads or writes the whole store.
+    store_worker: Worker,
 }
 
 impl App {
@@ -182,7 +229,7 @@ impl App {
             .clone()
             .unwrap_or_else(|| format!("training on {backend}"));
         let mut queues = QueuesView::default();
-        // Open on the first queue with work in it.
+        // Open on the first queue with work in it (each load is bounded by the queue's length).
         for (i, _) in QUEUES.iter().enumerate() {
             queues.queue = i;
             queues.reload(&store)?;
@@ -194,7 +241,13 @@ impl App {
             queues.queue = 0;
             queues.reload(&store)?;
         }
-        Ok(App {
+        let mut store_worker = Worker::start_numbered(Compute::cpu().device, STORE_JOBS);
+        store_worker.submit(Request::Task {
+            store: store.clone(),
+            compute: Box::new(Compute::cpu()),
+            task: Task::Counts,
+        });
+        let mut app = App {
             store,
             keymap,
             palette,
@@ -210,36 +263,95 @@ impl App {
             page_cells: 1,
             page_first: 0,
             grid_cols_drawn: 1,
-            header: (0, 0, 0),
-            header_dirty: true,
+            counts: None,
+            rounds_table: Vec::new(),
+            eval_rows: Vec::new(),
+            version_names: Vec::new(),
+            store_task: Some(Task::Counts.name()),
             preview: None,
-            worker: Worker::start(compute.device),
-        })
+            worker: Worker::start(compute.device.clone()),
+            compute,
+            store_worker,
+        };
+        app.refresh_tables()?;
+        Ok(app)
     }
 
-    /// Job events waiting on the worker's channel, without blocking.
+    /// Re-read the Rounds and Versions tables (one record per round or version).
+    fn refresh_tables(&mut self) -> Result<()> {
+        self.rounds_table = rounds::table(&self.store)?;
+        self.eval_rows = eval::stored(&self.store)?;
+        self.version_names = self.store.version_names()?;
+        Ok(())
+    }
+
+    /// Job events waiting on the workers' channels, without blocking.
     pub fn poll_jobs(&mut self) -> Vec<JobEvent> {
-        self.worker.events().try_iter().collect()
+        let mut events: Vec<JobEvent> = self.store_worker.events().try_iter().collect();
+        events.extend(self.worker.events().try_iter());
+        events
     }
 
-    /// Wait up to `timeout` for one job event (tests and benches).
-    pub fn wait_job(&mut self, timeout: std::time::Duration) -> Option<JobEvent> {
-        self.worker.events().recv_timeout(timeout).ok()
+    /// Wait up to `timeout` for one job event from either worker (tests and benches).
+    pub fn wait_job(&mut self, timeout: Duration) -> Option<JobEvent> {
+        let end = Instant::now() + timeout;
+        loop {
+            for w in [&self.store_worker, &self.worker] {
+                if let Ok(e) = w.events().try_recv() {
+                    return Some(e);
+                }
+            }
+            let now = Instant::now();
+            if now >= end {
+                return None;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(5)));
+        }
+    }
+
+    /// Run `task` on the worker it belongs to: training on the compute worker (one at a
+    /// time, progress on the Training screen), the rest on the store worker.
+    pub fn run_task(&mut self, task: Task) -> Result<()> {
+        if task.trains() {
+            if self.job.running {
+                self.status = "a job is already running (c cancels it)".into();
+                return Ok(());
+            }
+            let what = task.name();
+            let id = self.worker.submit(Request::Task {
+                store: self.store.clone(),
+                compute: Box::new(self.compute.clone()),
+                task,
+            });
+            self.job = JobView {
+                id: Some(id),
+                running: true,
+                stage: format!("{what} starting"),
+                ..JobView::default()
+            };
+            self.screen = Screen::Training;
+            self.status = format!("{what} started: keep reviewing; c cancels");
+        } else {
+            if let Some(busy) = self.store_task {
+                self.status = format!("{busy} is still running: try again when it ends");
+                return Ok(());
+            }
+            self.store_task = Some(task.name());
+            self.status = format!("{}…", task.name());
+            self.store_worker.submit(Request::Task {
+                store: self.store.clone(),
+                compute: Box::new(Compute::cpu()),
+                task,
+            });
+        }
+        Ok(())
     }
 
     pub fn handle(&mut self, event: AppEvent) {
         let result = match event {
-            AppEvent::Key(k) => {
-                self.header_dirty = true;
-                self.on_key(k)
-            }
+            AppEvent::Key(k) => self.on_key(k),
             AppEvent::Job(e) => self.on_job(e),
-            AppEvent::Resize(..) => Ok(()),
-            AppEvent::Tick if self.header_dirty => {
-                self.header_dirty = false;
-                self.counts().map(|c| self.header = c)
-            }
-            AppEvent::Tick => Ok(()),
+            AppEvent::Resize(..) | AppEvent::Tick => Ok(()),
         };
         if let Err(e) = result {
             self.status = format!("error: {e:#}");
@@ -280,6 +392,7 @@ impl App {
             }
             Action::Undo => {
                 let u = decide::undo(&self.store)?;
+                self.merge_counts(&u.delta);
                 self.queues.reload(&self.store)?;
                 self.status = format!("undid {} ({} sample(s))", u.action, u.samples);
             }
@@ -346,12 +459,16 @@ impl App {
                 self.decide_current(Decision::Relabel(s.suggested))?;
             }
             Action::Relabel => {
-                if let KeyCode::Char(c) = key.code {
-                    let d = c.to_digit(10).unwrap_or(0) as usize;
-                    let idx = if d == 0 { 9 } else { d - 1 };
+                if let Some(idx) = super::keymap::relabel_class(key.code) {
                     match self.store.meta().classes.get(idx).cloned() {
                         Some(label) => self.decide_current(Decision::Relabel(label))?,
-                        None => self.status = format!("there is no class {d}"),
+                        None => {
+                            self.status = format!(
+                                "there is no class {} (the store has {})",
+                                idx + 1,
+                                self.store.meta().classes.len()
+                            )
+                        }
                     }
                 }
             }
@@ -365,7 +482,7 @@ impl App {
     /// samples; elsewhere, certify the current sample.
     fn accept(&mut self) -> Result<()> {
         let name = self.queues.name();
-        if name == CERTIFY || name == ACCEPT || name == crate::pipeline::synth::SYNTHETIC {
+        if name.bulk() {
             let page = self.queues.page(self.page_first, self.page_cells.max(1));
             let exceptions: Vec<Id> = page
                 .iter()
@@ -373,6 +490,7 @@ impl App {
                 .copied()
                 .collect();
             let applied = decide::accept_page(&self.store, name, &page, &exceptions)?;
+            self.merge_counts(&applied.delta);
             self.queues.marked.retain(|id| !page.contains(id));
             self.queues.refresh(&self.store, &page)?;
             self.status = format!(
@@ -397,6 +515,7 @@ impl App {
             return Ok(());
         };
         let applied = decide::decide(&self.store, &id, &decision)?;
+        self.merge_counts(&applied.delta);
         self.queues.refresh(&self.store, &[id])?;
         // Acknowledge only now: the decision is flushed.
         self.status = format!("{} {} — saved", applied.action, id.short());
@@ -415,10 +534,10 @@ impl App {
                 }
                 KeyCode::Down | KeyCode::Char('j') => {
                     self.overlay = Some(Overlay::Menu {
-                        selected: (selected + 1).min(MENU.len() - 1),
+                        selected: (selected + 1).min(MenuEntry::ALL.len() - 1),
                     })
                 }
-                KeyCode::Enter => self.run_menu(selected)?,
+                KeyCode::Enter => self.run_menu(MenuEntry::ALL[selected])?,
                 _ => {}
             },
             Overlay::Picker { selected } => {
@@ -453,11 +572,7 @@ impl App {
                             format!("filter: {}", self.queues.filter)
                         };
                     }
-                    InputPurpose::VersionName => {
-                        let v = versions::freeze(&self.store, &text)?;
-                        self.status =
-                            format!("version {} frozen: {} samples", v.name, v.entries.len());
-                    }
+                    InputPurpose::VersionName => self.run_task(Task::Freeze(text))?,
                 },
                 KeyCode::Esc => {}
                 KeyCode::Backspace => {
@@ -474,142 +589,47 @@ impl App {
         Ok(())
     }
 
-    fn run_menu(&mut self, entry: usize) -> Result<()> {
-        match entry {
-            0 => self.start_round()?,
-            1 => {
-                let (_, total) = rounds::validated(&self.store)?;
-                let (k, l) = rounds::scaled_k_l(total);
-                let r = queues::rank(&self.store, k, l)?;
-                self.show_queue(ACCEPT)?;
-                self.status = format!(
-                    "queues filled from round {}: {} to accept, {} to review",
-                    r.round, r.accept, r.review
-                );
-            }
-            2 => {
-                let q = rounds::seed_set(&self.store, self.config.seed_set, 7)?;
-                self.show_queue(CERTIFY)?;
-                self.status = format!(
-                    "{} samples to certify: `a` accepts the page, space marks exceptions",
-                    q.ids.len()
-                );
-            }
-            3 => {
-                let r = dedup::dedup(&self.store, Params::default())?;
-                self.queues.reload(&self.store)?;
-                self.status = format!("dedup: {} groups", r.groups);
-            }
-            4 => {
-                let r = balance::balance(&self.store, None, 7)?;
-                let moved: usize = r.classes.iter().map(|c| c.2).sum();
-                self.status = format!("balanced to {} per class; {moved} to surplus", r.target);
-            }
-            5 => {
-                let r = split::split(&self.store, split::DEFAULT_TEST, split::DEFAULT_FOLDS, 7)?;
-                self.status = format!(
-                    "test {} / {} folds; {} leaking pair(s)",
-                    r.test,
-                    r.folds.len(),
-                    r.leaks.len()
-                );
-            }
-            6 => {
+    fn run_menu(&mut self, entry: MenuEntry) -> Result<()> {
+        let task = match entry {
+            MenuEntry::TrainRound => Task::Round {
+                epochs: self.config.epochs,
+            },
+            MenuEntry::Rank => Task::Rank,
+            MenuEntry::SeedSet => Task::Seed(self.config.seed_set),
+            MenuEntry::Dedup => Task::Dedup(Params::default()),
+            MenuEntry::Balance => Task::Balance,
+            MenuEntry::Split => Task::Split,
+            MenuEntry::Freeze => {
                 self.overlay = Some(Overlay::Input {
                     purpose: InputPurpose::VersionName,
                     text: String::new(),
-                })
+                });
+                return Ok(());
             }
-            7 => {
-                let job = synth::prepare(&self.store, self.config.gan_iters, Default::default())?;
-                let store_dir = self.store.dir().to_path_buf();
-                self.submit(
-                    Request::Gan {
-                        job: Box::new(job),
-                        store_dir,
-                    },
-                    "GAN training",
-                )?;
-            }
-            8 => {
-                let g = synth::generate(&self.store, &self.compute_for_ui(), 100, None, 0.7)?;
-                self.show_queue(synth::SYNTHETIC)?;
-                self.status = format!(
-                    "{} synthetic samples to approve: `a` approves the page, space marks rejects",
-                    g.ids.len()
-                );
-            }
-            9 => {
-                let names = self.store.version_names()?;
-                let meta = self.store.meta();
-                let mut cfg = EvalConfig::paper(meta.classes.len(), meta.channels as usize);
-                cfg.train.epochs = self.config.eval_epochs;
-                let job = eval::prepare(&self.store, &names, &cfg)?;
-                self.submit(Request::Eval { job: Box::new(job) }, "evaluation")?;
-            }
-            _ => {}
-        }
-        Ok(())
+            MenuEntry::TrainGan => Task::Gan {
+                iters: self.config.gan_iters,
+            },
+            MenuEntry::Generate => Task::Generate { n: 100 },
+            MenuEntry::Evaluate => Task::Eval {
+                epochs: self.config.eval_epochs,
+            },
+        };
+        self.run_task(task)
     }
 
-    fn show_queue(&mut self, name: &str) -> Result<()> {
+    /// Keep the counters from a decision's change (no scan).
+    fn merge_counts(&mut self, delta: &Counts) {
+        if let Some(c) = &mut self.counts {
+            c.merge(delta);
+        }
+    }
+
+    fn show_queue(&mut self, name: QueueName) -> Result<()> {
         self.queues.queue = QUEUES.iter().position(|q| *q == name).unwrap_or(0);
         self.queues.cursor = 0;
         self.queues.marked.clear();
         self.queues.reload(&self.store)?;
         self.screen = Screen::Queues;
-        Ok(())
-    }
-
-    /// The inference device for quick work on the UI thread (generation): always the CPU,
-    /// so it never competes with the worker's device.
-    fn compute_for_ui(&self) -> Compute {
-        Compute::cpu()
-    }
-
-    /// Hand a job to the worker and show the Training screen.
-    fn submit(&mut self, request: Request, what: &str) -> Result<()> {
-        if self.job.running {
-            self.status = "a job is already running (c cancels it)".into();
-            return Ok(());
-        }
-        let id = self.worker.submit(request);
-        self.job = JobView {
-            id: Some(id),
-            running: true,
-            stage: format!("{what} starting"),
-            ..JobView::default()
-        };
-        self.screen = Screen::Training;
-        self.status = format!("{what} started: keep reviewing; c cancels");
-        Ok(())
-    }
-
-    /// Train on the certified samples on the worker; the UI stays live.
-    pub fn start_round(&mut self) -> Result<()> {
-        if self.job.running {
-            self.status = "a job is already running (c cancels it)".into();
-            return Ok(());
-        }
-        let plan = Plan::from_store(&self.store, Mode::Seed, None, 7)?;
-        let meta = self.store.meta();
-        let mut cfg = RunConfig::new(meta.classes.len(), meta.channels as usize);
-        cfg.train.epochs = self.config.epochs;
-        plan.check(cfg.folds)
-            .map_err(|e| anyhow::anyhow!("cannot train: {e}"))?;
-        let id = self.worker.submit(Request::Train {
-            plan: Box::new(plan),
-            config: cfg.clone(),
-        });
-        self.job = JobView {
-            id: Some(id),
-            running: true,
-            stage: "starting".into(),
-            config: Some(cfg),
-            ..JobView::default()
-        };
-        self.screen = Screen::Training;
-        self.status = "training started: keep reviewing; c cancels".into();
         Ok(())
     }
 
@@ -690,82 +710,71 @@ impl App {
             }
             JobEvent::Progress { event, .. } => self.on_train_event(event),
             JobEvent::Done {
-                result: JobResult::Gan(trained, job),
-                ..
-            } => {
-                self.job.running = false;
-                let rec = synth::record(&self.store, &job, &trained)?;
-                self.job.outcome = format!(
-                    "GAN trained ({:.1} it/s); intended-class rate {}: m → generate",
-                    rec.iters_per_sec,
-                    rec.checks
-                        .iter()
-                        .map(|(i, r)| format!("{:.0}% at {i}", r * 100.0))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                self.status = self.job.outcome.clone();
+                job,
+                result: JobResult::Task(done),
+            } => self.on_task_done(job, *done)?,
+            JobEvent::Done { job, .. } => {
+                // Only tasks are submitted from the UI.
+                self.finish(job);
             }
-            JobEvent::Done {
-                result: JobResult::Evaluated(rows),
-                ..
-            } => {
-                self.job.running = false;
-                eval::record(&self.store, &rows)?;
-                self.job.outcome = format!("{} version(s) evaluated", rows.len());
-                self.status = self.job.outcome.clone();
-                self.screen = Screen::Versions;
+            JobEvent::Failed { job, error } => {
+                let what = self.finish(job);
+                if job < STORE_JOBS {
+                    self.job.outcome = format!("failed: {error}");
+                }
+                self.status = format!("{what} failed: {error}");
             }
-            JobEvent::Done { result, .. } => {
-                self.job.running = false;
-                self.header_dirty = true;
-                if let JobResult::Trained(outcome) = result {
-                    let cfg = self.job.config.clone().expect("set when started");
-                    let rec = train::record(&self.store, &outcome, &cfg, &self.backend)?;
-                    let (_, total) = rounds::validated(&self.store)?;
-                    let (k, l) = rounds::scaled_k_l(total);
-                    let r = queues::rank(&self.store, k, l)?;
-                    self.job.outcome = format!(
-                        "round {}: val acc {:.1}%, {} to accept, {} to review",
-                        rec.round,
-                        rec.val_acc * 100.0,
-                        r.accept,
-                        r.review
-                    );
-                    self.status = self.job.outcome.clone();
-                    let name = if r.review > 0 { REVIEW } else { ACCEPT };
-                    let screen = self.screen;
-                    self.show_queue(name)?;
+            JobEvent::Cancelled { job } => {
+                let what = self.finish(job);
+                if job < STORE_JOBS {
+                    self.job.outcome = "cancelled: nothing was stored".into();
+                }
+                self.status = format!("{what} cancelled: nothing was stored");
+            }
+        }
+        Ok(())
+    }
+
+    /// Mark job `job` as no longer running; returns what it was.
+    fn finish(&mut self, job: JobId) -> String {
+        if job >= STORE_JOBS {
+            self.store_task.take().unwrap_or("task").to_string()
+        } else {
+            self.job.running = false;
+            "training".to_string()
+        }
+    }
+
+    /// A task ended: take its counts, refresh what it changed, show the queue it filled.
+    fn on_task_done(&mut self, job: JobId, done: Done) -> Result<()> {
+        self.finish(job);
+        self.counts = Some(done.counts);
+        if !done.summary.is_empty() {
+            self.status = done.summary.clone();
+        }
+        if job < STORE_JOBS {
+            self.job.outcome = done.summary;
+        }
+        self.refresh_tables()?;
+        match done.show {
+            Some(name) => {
+                // A round ending while the Training screen is open leaves it open; a store
+                // task shows the queue it filled.
+                let screen = self.screen;
+                self.show_queue(name)?;
+                if job < STORE_JOBS && screen == Screen::Training {
                     self.screen = screen;
                 }
             }
-            JobEvent::Failed { error, .. } => {
-                self.job.running = false;
-                self.job.outcome = format!("failed: {error}");
-                self.status = format!("training failed: {error}");
-            }
-            JobEvent::Cancelled { .. } => {
-                self.job.running = false;
-                self.job.outcome = "cancelled: nothing was stored".into();
-                self.status = self.job.outcome.clone();
-            }
+            None => self.queues.reload(&self.store)?,
+        }
+        if done.task == (Task::Eval { epochs: 0 }).name() {
+            self.screen = Screen::Versions;
         }
         Ok(())
     }
 
     pub fn grid_cols(&self) -> usize {
         self.grid_cols_drawn.max(1)
-    }
-
-    /// Counts for the header.
-    pub fn counts(&self) -> Result<(usize, usize, usize)> {
-        let (mut certified, mut unreviewed, mut total) = (0, 0, 0);
-        for s in self.store.samples() {
-            let s = s?;
-            total += 1;
-            certified += s.state.is_certified() as usize;
-            unreviewed += (s.state == State::Unreviewed) as usize;
-        }
-        Ok((total, certified, unreviewed))
     }
 }

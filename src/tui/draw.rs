@@ -1,19 +1,19 @@
 //! Drawing: one function per screen and overlay, all from `App` state. Nothing here writes
 //! to the store.
 
-use super::app::{App, InputPurpose, Overlay, Screen, MENU, SCREENS};
+use super::app::{App, InputPurpose, MenuEntry, Overlay, Screen, SCREENS};
 use super::keymap::Action;
 use super::thumb;
 use crate::augment::{self, AugmentConfig, Img};
 use crate::pipeline::decide;
-use crate::pipeline::rounds;
+use crate::store::QueueName;
 use crate::store::State;
 use rand::SeedableRng;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Borders, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
+    Bar, BarChart, BarGroup, Block, Borders, Clear, Gauge, Paragraph, Row, Table, Wrap,
 };
 use ratatui::Frame;
 
@@ -61,7 +61,10 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     draw_footer(f, app, footer);
     match &app.overlay {
         Some(Overlay::Help) => draw_help(f, app),
-        Some(Overlay::Menu { selected }) => draw_list(f, "Menu", &MENU, *selected),
+        Some(Overlay::Menu { selected }) => {
+            let entries: Vec<&str> = MenuEntry::ALL.iter().map(|e| e.text()).collect();
+            draw_list(f, "Menu", &entries, *selected)
+        }
         Some(Overlay::Picker { selected }) => {
             let classes: Vec<&str> = app
                 .store
@@ -90,13 +93,20 @@ pub fn draw(f: &mut Frame, app: &mut App) {
 }
 
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {
-    let (total, certified, unreviewed) = app.header;
+    let counts = match &app.counts {
+        Some(c) => format!(
+            "{} samples · {} certified · {} unreviewed",
+            c.samples,
+            c.certified(),
+            c.state(State::Unreviewed)
+        ),
+        None => "counting…".to_string(),
+    };
     let round = app
-        .store
-        .latest_round()
-        .ok()
-        .flatten()
-        .map_or("—".to_string(), |r| r.to_string());
+        .rounds_table
+        .last()
+        .map_or("—".to_string(), |r| r.round.to_string());
+    let task = app.store_task.map_or(String::new(), |t| format!(" │ {t}…"));
     let job = if app.job.running {
         format!(
             " │ training: epoch {}/{} {:.0}%",
@@ -108,7 +118,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         String::new()
     };
     let text = format!(
-        " thresh │ {} │ {} │ round {round} │ {total} samples · {certified} certified · {unreviewed} unreviewed{job}",
+        " thresh │ {} │ {} │ round {round} │ {counts}{job}{task}",
         app.store.dir().display(),
         app.backend
     );
@@ -202,8 +212,11 @@ fn draw_queues(f: &mut Frame, app: &mut App, area: Rect) {
     );
     if q.shown.is_empty() {
         let hint = match q.name() {
-            "certify" => "Nothing to certify. Press m and draw a seed set.",
-            "accept" | "review" => "Empty. Press m to train a round (it fills this queue).",
+            QueueName::Certify => "Nothing to certify. Press m and draw a seed set.",
+            QueueName::Accept | QueueName::Review => {
+                "Empty. Press m to train a round (it fills this queue)."
+            }
+            QueueName::Duplicates => "No duplicates. Press m → Find duplicates.",
             _ => "Nothing here.",
         };
         f.render_widget(Paragraph::new(hint), grid);
@@ -516,35 +529,83 @@ fn draw_training(f: &mut Frame, app: &App, area: Rect) {
     }
     let [loss, acc] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
-    let loss_data: Vec<u64> = j.history.iter().map(|h| (h.0 * 1000.0) as u64).collect();
-    let val_data: Vec<u64> = j.history.iter().map(|h| (h.2 * 1000.0) as u64).collect();
+    // Epochs count from 1 on the x axis.
+    let series = |k: usize| -> Vec<(f64, f64)> {
+        j.history
+            .iter()
+            .enumerate()
+            .map(|(e, h)| ((e + 1) as f64, [h.0, h.1, h.2][k] as f64))
+            .collect()
+    };
     let last = |i: usize| {
         j.history
             .last()
             .map_or("—".into(), |h| format!("{:.3}", [h.0, h.1, h.2][i]))
     };
+    line_chart(
+        f,
+        loss,
+        &format!("train loss per epoch (last {})", last(0)),
+        &[("train loss", Color::Yellow, series(0))],
+        None,
+    );
+    line_chart(
+        f,
+        acc,
+        &format!("accuracy per epoch (val {}, train {})", last(2), last(1)),
+        &[
+            ("val", Color::Green, series(2)),
+            ("train", Color::Cyan, series(1)),
+        ],
+        Some([0.0, 1.0]),
+    );
+}
+
+/// One line of a chart: its name, colour and (x, y) points.
+type Series<'a> = (&'a str, Color, Vec<(f64, f64)>);
+
+/// A braille line chart of `series` over the whole area, x from 1 to the last point, y over
+/// `y` or the data's range.
+fn line_chart(f: &mut Frame, area: Rect, title: &str, series: &[Series], y: Option<[f64; 2]>) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let points = series.iter().flat_map(|s| s.2.iter());
+    let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
+    let y = y.unwrap_or_else(|| {
+        let lo = points.clone().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let hi = points.map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        if lo.is_finite() && hi > lo {
+            [lo.min(0.0), hi]
+        } else {
+            [0.0, 1.0]
+        }
+    });
+    let datasets: Vec<Dataset> = series
+        .iter()
+        .map(|(name, color, data)| {
+            Dataset::default()
+                .name(*name)
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(*color))
+                .data(data)
+        })
+        .collect();
+    let label = |v: f64| Span::raw(format!("{v:.2}"));
     f.render_widget(
-        Sparkline::default()
+        Chart::new(datasets)
             .block(
                 Block::default()
                     .borders(Borders::ALL)
-                    .title(format!("train loss per epoch (last {})", last(0))),
+                    .title(title.to_string()),
             )
-            .data(&loss_data)
-            .style(Style::default().fg(Color::Yellow)),
-        loss,
-    );
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().borders(Borders::ALL).title(format!(
-                "val accuracy per epoch (last {}, train {})",
-                last(2),
-                last(1)
-            )))
-            .data(&val_data)
-            .max(1000)
-            .style(Style::default().fg(Color::Green)),
-        acc,
+            .x_axis(
+                Axis::default()
+                    .bounds([1.0, x_max.max(2.0)])
+                    .labels([Span::raw("1"), Span::raw(format!("{x_max:.0}"))]),
+            )
+            .y_axis(Axis::default().bounds(y).labels([label(y[0]), label(y[1])])),
+        area,
     );
 }
 
@@ -554,33 +615,30 @@ fn draw_gan(f: &mut Frame, app: &App, area: Rect) {
     let [losses, grid] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
     let [dl, gl] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(losses);
-    let d: Vec<u64> = j.gan_losses.iter().map(|l| (l.1 * 1000.0) as u64).collect();
-    let g: Vec<u64> = j
+    let d: Vec<(f64, f64)> = j
         .gan_losses
         .iter()
-        .map(|l| (l.2.max(0.0) * 1000.0) as u64)
+        .map(|l| (l.0 as f64, l.1 as f64))
+        .collect();
+    let g: Vec<(f64, f64)> = j
+        .gan_losses
+        .iter()
+        .map(|l| (l.0 as f64, l.2 as f64))
         .collect();
     let last = j.gan_losses.last().copied().unwrap_or_default();
-    f.render_widget(
-        Sparkline::default()
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(format!("discriminator loss (last {:.3})", last.1)),
-            )
-            .data(&d)
-            .style(Style::default().fg(Color::Magenta)),
+    line_chart(
+        f,
         dl,
+        &format!("discriminator loss (last {:.3})", last.1),
+        &[("D", Color::Magenta, d)],
+        None,
     );
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().borders(Borders::ALL).title(format!(
-                "generator loss (last {:.3}, γ {:.2})",
-                last.2, j.gamma
-            )))
-            .data(&g)
-            .style(Style::default().fg(Color::Yellow)),
+    line_chart(
+        f,
         gl,
+        &format!("generator loss (last {:.3}, γ {:.2})", last.2, j.gamma),
+        &[("G", Color::Yellow, g)],
+        None,
     );
     let block = Block::default()
         .borders(Borders::ALL)
@@ -603,8 +661,8 @@ fn draw_gan(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_versions(f: &mut Frame, app: &App, area: Rect) {
-    let names = app.store.version_names().unwrap_or_default();
-    let rows = crate::pipeline::eval::stored(&app.store).unwrap_or_default();
+    let names = &app.version_names;
+    let rows = &app.eval_rows;
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
@@ -667,28 +725,16 @@ fn draw_versions(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_data(f: &mut Frame, app: &App, area: Rect) {
-    let classes = app.store.meta().classes.clone();
-    let mut in_data = vec![0u64; classes.len()];
-    let mut surplus = 0;
-    let mut states = std::collections::BTreeMap::new();
-    let mut splits = std::collections::BTreeMap::new();
-    for s in app.store.samples().flatten() {
-        *states.entry(s.state.name().to_string()).or_insert(0usize) += 1;
-        if s.state == State::Surplus {
-            surplus += 1;
-        }
-        if matches!(
-            s.state,
-            State::Unreviewed | State::Certified | State::Relabeled
-        ) {
-            if let Some(i) = classes.iter().position(|c| Some(c) == s.label.as_ref()) {
-                in_data[i] += 1;
-            }
-            *splits
-                .entry(crate::pipeline::split::place(s.split, s.fold))
-                .or_insert(0usize) += 1;
-        }
-    }
+    let classes = &app.store.meta().classes;
+    let Some(counts) = &app.counts else {
+        f.render_widget(Paragraph::new("counting the store…"), area);
+        return;
+    };
+    let in_data: Vec<u64> = classes
+        .iter()
+        .map(|c| counts.by_label.get(c).copied().unwrap_or(0).max(0) as u64)
+        .collect();
+    let surplus = counts.state(State::Surplus);
     let [bars, text] = Layout::vertical([Constraint::Min(5), Constraint::Length(4)]).areas(area);
     let group: Vec<Bar> = classes
         .iter()
@@ -708,16 +754,18 @@ fn draw_data(f: &mut Frame, app: &App, area: Rect) {
             .bar_gap(1),
         bars,
     );
-    let fmt = |m: &std::collections::BTreeMap<_, usize>| {
-        m.iter()
-            .map(|(k, v)| format!("{k} {v}"))
+    // The counters hold no zero entries.
+    let fmt = |m: &mut dyn Iterator<Item = (&str, i64)>| {
+        m.map(|(k, v)| format!("{k} {v}"))
             .collect::<Vec<_>>()
             .join(" · ")
     };
+    let states = fmt(&mut counts.by_state.iter().map(|(s, &n)| (s.name(), n)));
+    let splits = fmt(&mut counts.by_split.iter().map(|(s, &n)| (s.as_str(), n)));
     f.render_widget(
         Paragraph::new(vec![
-            Line::from(format!("states: {}", fmt(&states))),
-            Line::from(format!("splits: {}", fmt(&splits))),
+            Line::from(format!("states: {states}")),
+            Line::from(format!("splits: {splits}")),
             Line::from(format!("surplus: {surplus}")),
         ])
         .wrap(Wrap { trim: true }),
@@ -726,7 +774,7 @@ fn draw_data(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_rounds(f: &mut Frame, app: &App, area: Rect) {
-    let rows = rounds::table(&app.store).unwrap_or_default();
+    let rows = &app.rounds_table;
     let pct = |v: Option<f32>| v.map_or("—".to_string(), |v| format!("{:.0}%", v * 100.0));
     let body: Vec<Row> = rows
         .iter()

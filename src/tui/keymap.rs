@@ -70,6 +70,15 @@ impl Action {
     }
 }
 
+/// The class index a relabel key names: `1` the first class, ..., `9` the ninth, `0` the
+/// tenth. `None` for any other key.
+pub fn relabel_class(key: KeyCode) -> Option<usize> {
+    match key {
+        KeyCode::Char(c) => c.to_digit(10).map(|d| (d as usize + 9) % 10),
+        _ => None,
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Keymap {
     keys: HashMap<KeyCode, Action>,
@@ -107,6 +116,14 @@ impl Keymap {
                 .with_context(|| format!("{origin}:{}: unknown key {:?}", n + 1, k.trim()))?;
             let action = Action::parse(a.trim())
                 .with_context(|| format!("{origin}:{}: unknown action {:?}", n + 1, a.trim()))?;
+            // The digit is the class: a relabel key that is not a digit names no class.
+            if action == Action::Relabel && relabel_class(key).is_none() {
+                bail!(
+                    "{origin}:{}: relabel is bound to digits only (1 = first class, 0 = tenth), not {:?}",
+                    n + 1,
+                    k.trim()
+                );
+            }
             self.keys.insert(key, action);
         }
         Ok(())
@@ -192,5 +209,15 @@ mod tests {
         assert_eq!(k.action(&key('x')), Some(Action::Reject));
         let err = k.apply("z = fly\n", "mine").unwrap_err().to_string();
         assert!(err.contains("mine:1") && err.contains("fly"), "{err}");
+        // A relabel key must be a digit: a letter would name no class.
+        let err = k.apply("\nr = relabel\n", "mine").unwrap_err().to_string();
+        assert!(
+            err.contains("mine:2") && err.contains("digits only"),
+            "{err}"
+        );
+        assert_eq!(k.action(&key('r')), None);
+        assert_eq!(relabel_class(KeyCode::Char('1')), Some(0));
+        assert_eq!(relabel_class(KeyCode::Char('0')), Some(9));
+        assert_eq!(relabel_class(KeyCode::Char('r')), None);
     }
 }

@@ -1,14 +1,20 @@
 //! The Queues screen's model: which queue, its items with their scores, the cursor, marks,
 //! sort and filter. Loading and decisions go through the library; drawing is in `draw`.
 
-use crate::pipeline::queues::{Queue, ACCEPT, CERTIFY, REVIEW};
-use crate::store::{Id, Sample, State, Store};
+use crate::pipeline::queues::Queue;
+use crate::store::{Id, QueueName, Sample, State, Store};
 use crate::train::StoredScore;
 use anyhow::Result;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// The queues the screen can show, in `[`/`]` order.
-pub const QUEUES: [&str; 5] = [CERTIFY, ACCEPT, REVIEW, "duplicates", "synthetic"];
+pub const QUEUES: [QueueName; 5] = [
+    QueueName::Certify,
+    QueueName::Accept,
+    QueueName::Review,
+    QueueName::Duplicates,
+    QueueName::Synthetic,
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortBy {
@@ -59,8 +65,6 @@ pub struct QueuesView {
     pub sort: SortBy,
     pub filter: String,
     pub list: bool,
-    /// Latest round's scores, loaded once per round.
-    scores: Option<(u32, HashMap<Id, StoredScore>)>,
 }
 
 impl Default for QueuesView {
@@ -74,44 +78,33 @@ impl Default for QueuesView {
             sort: SortBy::Queue,
             filter: String::new(),
             list: false,
-            scores: None,
         }
     }
 }
 
 impl QueuesView {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> QueueName {
         QUEUES[self.queue]
     }
 
-    /// Reload the current queue from the store (after a switch, a rank, an undo).
+    /// Reload the current queue from the store (after a switch, a rank, an undo): point
+    /// reads of its own samples and scores, so the cost follows the queue, not the store.
     pub fn reload(&mut self, store: &Store) -> Result<()> {
         let round = store.latest_round()?;
-        if self.scores.as_ref().map(|s| s.0) != round {
-            self.scores = match round {
-                Some(r) => Some((r, store.scores::<StoredScore>(r)?.into_iter().collect())),
-                None => None,
-            };
-        }
-        let ids: Vec<Id> = match self.name() {
-            "duplicates" => store
-                .samples_by_seq()?
-                .into_iter()
-                .filter(|s| s.dup.is_some())
-                .map(|s| s.id)
-                .collect(),
-            name => store
-                .queue::<Queue>(name)?
-                .map(|q| q.ids)
-                .unwrap_or_default(),
-        };
+        let ids: Vec<Id> = store
+            .queue::<Queue>(self.name())?
+            .map(|q| q.ids)
+            .unwrap_or_default();
         self.items = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(sample) = store.sample(&id)? else {
                 continue;
             };
             let pixels = store.pixels(&id)?.unwrap_or_default();
-            let score = self.scores.as_ref().and_then(|(_, m)| m.get(&id).cloned());
+            let score = match round {
+                Some(r) => store.score::<StoredScore>(r, &id)?,
+                None => None,
+            };
             self.items.push(Item {
                 sample,
                 score,

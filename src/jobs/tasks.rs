@@ -1,0 +1,253 @@
+//! Work on the store whose cost grows with it — counting, dedup, balance, split, seed set,
+//! ranking, whole rounds, the GAN, generation, evaluation, versions — as jobs for a worker,
+//! so the UI thread only ever reads what they return.
+//!
+//! A task writes through the same library calls the CLI uses; decisions it makes go through
+//! `Store::commit` / `Store::replace_sample`, which refuse to overwrite a sample a person
+//! changed while the task ran. Every task ends with a fresh count of the store, so the UI's
+//! counters are exact after each job and kept by deltas in between.
+
+use crate::dedup::{self, Params};
+use crate::pipeline::counts::Counts;
+use crate::pipeline::eval::{self, EvalConfig};
+use crate::pipeline::{balance, queues, rounds, split, synth, versions};
+use crate::store::{QueueName, Store};
+use crate::train::backend::Compute;
+use crate::train::gan::GanEvent;
+use crate::train::{RunConfig, TrainError, TrainEvent};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What a store task does.
+#[derive(Clone, Debug)]
+pub enum Task {
+    /// Only count (at start-up).
+    Counts,
+    Dedup(Params),
+    Balance,
+    Split,
+    /// Draw a seed set of this many samples.
+    Seed(usize),
+    Rank,
+    /// Train on the certified samples for at most `epochs`, score, record, fill the queues.
+    Round {
+        epochs: usize,
+    },
+    /// Train the GAN for `iters` iterations against the latest classifier, and record it.
+    Gan {
+        iters: usize,
+    },
+    /// Generate `n` samples into the synthetic queue.
+    Generate {
+        n: usize,
+    },
+    /// Evaluate every version (Table 2) with at most `epochs` per model, and record it.
+    Eval {
+        epochs: usize,
+    },
+    /// Freeze the current dataset as a version.
+    Freeze(String),
+}
+
+impl Task {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Task::Counts => "counting",
+            Task::Dedup(_) => "dedup",
+            Task::Balance => "balance",
+            Task::Split => "split",
+            Task::Seed(_) => "seed set",
+            Task::Rank => "ranking",
+            Task::Round { .. } => "training round",
+            Task::Gan { .. } => "GAN training",
+            Task::Generate { .. } => "generation",
+            Task::Eval { .. } => "evaluation",
+            Task::Freeze(_) => "version",
+        }
+    }
+
+    /// Tasks that train a model (and so run on the compute worker, with progress).
+    pub fn trains(&self) -> bool {
+        matches!(
+            self,
+            Task::Round { .. } | Task::Gan { .. } | Task::Eval { .. }
+        )
+    }
+}
+
+/// What a finished task tells the UI.
+#[derive(Clone, Debug)]
+pub struct Done {
+    /// The task's name (`Task::name`).
+    pub task: &'static str,
+    /// One line for the status bar.
+    pub summary: String,
+    /// The queue to show next, when the task filled one.
+    pub show: Option<QueueName>,
+    /// The store's counters after the task.
+    pub counts: Counts,
+}
+
+/// Progress of a task: training events, GAN events, or evaluation events per version.
+pub enum Progress {
+    Train(TrainEvent),
+    Gan(GanEvent),
+    Eval(String, TrainEvent),
+}
+
+/// The seed that makes the UI's draws repeatable (the CLI's default is 7 too).
+const SEED: u64 = 7;
+
+/// Run `task` on `store`. Errors are one line; a cancelled training is `Cancelled`.
+pub fn run(
+    store: &Store,
+    compute: &Compute,
+    task: &Task,
+    on: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
+) -> Result<Done, TrainError> {
+    let done = execute(store, compute, task, on, cancel).map_err(|e| {
+        if cancel.load(Ordering::Relaxed) {
+            TrainError::Cancelled
+        } else {
+            TrainError::Invalid(format!("{e:#}"))
+        }
+    })?;
+    Ok(done)
+}
+
+fn execute(
+    store: &Store,
+    compute: &Compute,
+    task: &Task,
+    on: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
+) -> anyhow::Result<Done> {
+    let mut show = None;
+    let summary = match task {
+        Task::Counts => String::new(),
+        Task::Dedup(params) => {
+            let r = dedup::dedup(store, *params)?;
+            show = Some(QueueName::Duplicates);
+            format!(
+                "dedup: {} groups, {} newly marked, {} released, left {} reviewer decisions alone",
+                r.groups, r.marked, r.released, r.left_alone
+            )
+        }
+        Task::Balance => {
+            let r = balance::balance(store, None, SEED)?;
+            let moved: usize = r.classes.iter().map(|c| c.2).sum();
+            let back: usize = r.classes.iter().map(|c| c.3).sum();
+            format!(
+                "balanced to {} per class: {moved} to surplus, {back} back",
+                r.target
+            )
+        }
+        Task::Split => {
+            let r = split::split(store, split::DEFAULT_TEST, split::DEFAULT_FOLDS, SEED)?;
+            format!(
+                "test {} / {} folds; {} leaking pair(s)",
+                r.test,
+                r.folds.len(),
+                r.leaks.len()
+            )
+        }
+        Task::Seed(n) => {
+            let q = rounds::seed_set(store, *n, SEED)?;
+            show = Some(QueueName::Certify);
+            format!(
+                "{} samples to certify: `a` accepts the page, space marks exceptions",
+                q.ids.len()
+            )
+        }
+        Task::Rank => {
+            let (_, total) = rounds::validated(store)?;
+            let (k, l) = rounds::scaled_k_l(total);
+            let r = queues::rank(store, k, l)?;
+            show = Some(QueueName::Accept);
+            format!(
+                "queues filled from round {}: {} to accept, {} to review",
+                r.round, r.accept, r.review
+            )
+        }
+        Task::Round { epochs } => {
+            let meta = store.meta();
+            let mut cfg = RunConfig::new(meta.classes.len(), meta.channels as usize);
+            cfg.train.epochs = *epochs;
+            let (_, total) = rounds::validated(store)?;
+            let (k, l) = rounds::scaled_k_l(total);
+            let (rec, r) = rounds::train_round(
+                store,
+                compute,
+                &cfg,
+                k,
+                l,
+                &mut |e| on(Progress::Train(e)),
+                cancel,
+            )?;
+            show = Some(if r.review > 0 {
+                QueueName::Review
+            } else {
+                QueueName::Accept
+            });
+            format!(
+                "round {}: val acc {:.1}%, {} to accept, {} to review",
+                rec.round,
+                rec.val_acc * 100.0,
+                r.accept,
+                r.review
+            )
+        }
+        Task::Gan { iters } => {
+            let rec = synth::train(
+                store,
+                compute,
+                *iters,
+                Default::default(),
+                &mut |e| on(Progress::Gan(e)),
+                cancel,
+            )?;
+            format!(
+                "GAN trained ({:.1} it/s); intended-class rate {}: m → generate",
+                rec.iters_per_sec,
+                rec.checks
+                    .iter()
+                    .map(|(i, r)| format!("{:.0}% at {i}", r * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        Task::Generate { n } => {
+            let g = synth::generate(store, compute, *n, None, 0.7)?;
+            show = Some(QueueName::Synthetic);
+            format!(
+                "{} synthetic samples to approve: `a` approves the page, space marks rejects",
+                g.ids.len()
+            )
+        }
+        Task::Eval { epochs } => {
+            let names = store.version_names()?;
+            let meta = store.meta();
+            let mut cfg = EvalConfig::paper(meta.classes.len(), meta.channels as usize);
+            cfg.train.epochs = *epochs;
+            let job = eval::prepare(store, &names, &cfg)?;
+            let rows = eval::run(
+                &job,
+                &compute.device,
+                &mut |v, e| on(Progress::Eval(v.to_string(), e)),
+                cancel,
+            )?;
+            eval::record(store, &rows)?;
+            format!("{} version(s) evaluated", rows.len())
+        }
+        Task::Freeze(name) => {
+            let v = versions::freeze(store, name)?;
+            format!("version {} frozen: {} samples", v.name, v.entries.len())
+        }
+    };
+    Ok(Done {
+        task: task.name(),
+        summary,
+        show,
+        counts: Counts::scan(store)?,
+    })
+}
