@@ -322,7 +322,7 @@ pub struct Undone {
 pub fn undo(store: &Store) -> Result<Undone> {
     let mut undone = HashSet::new();
     let mut target = None;
-    for entry in store.log_entries_rev() {
+    for entry in store.decisions_rev() {
         let (key, e) = entry?;
         if e.action == "undo" {
             if let Some(k) = payload(&e.after)?.undoes {

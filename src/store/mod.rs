@@ -19,7 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The schema this build writes. Opening a store with a larger number fails; a smaller one is
 /// upgraded in place. 2: samples record who set their state (`by`), duplicates a person
 /// marked have their own stage (`human`) — version 1 records read as written by automation —
-/// and the `history` tree indexes the log by sample (built from the log on upgrade).
+/// and the `history` and `decisions` trees index the log by sample and list its decisions
+/// (both built from the log on upgrade).
 pub const SCHEMA_VERSION: u32 = 2;
 
 const META_KEY: &[u8] = b"meta";
@@ -77,6 +78,9 @@ pub struct Store {
     /// Index of the log by sample: sample id ++ log key -> (). A sample's history is a
     /// prefix scan, not a walk of the whole log.
     history: sled::Tree,
+    /// The log keys of decisions (every `commit`), so undo walks decisions, not the whole
+    /// log (a dedup of 100k samples writes 100k entries undo must not wade through).
+    decisions: sled::Tree,
     scores: sled::Tree,
     rounds: sled::Tree,
     queues: sled::Tree,
@@ -171,9 +175,9 @@ impl Store {
             }
         };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
-        let (log, history) = (tree("log")?, tree("history")?);
+        let (log, history, decisions) = (tree("log")?, tree("history")?, tree("decisions")?);
         if upgrade {
-            index_log(&log, &history).map_err(|e| StoreError::Damaged {
+            index_log(&log, &history, &decisions).map_err(|e| StoreError::Damaged {
                 dir: dir.to_path_buf(),
                 reason: format!("cannot index the log: {e:#}"),
             })?;
@@ -185,6 +189,7 @@ impl Store {
             paths: tree("paths")?,
             log,
             history,
+            decisions,
             scores: tree("scores")?,
             rounds: tree("rounds")?,
             queues: tree("queues")?,
@@ -533,8 +538,8 @@ impl Store {
             .collect::<anyhow::Result<_>>()?;
         let touched = touched_ids(entry);
         let entry = serde_json::to_vec(entry)?;
-        let key = (&self.samples, &self.log, &self.history)
-            .transaction(|(tx_samples, tx_log, tx_history)| {
+        let key = (&self.samples, &self.log, &self.history, &self.decisions)
+            .transaction(|(tx_samples, tx_log, tx_history, tx_decisions)| {
                 for want in expected {
                     let now = tx_samples.get(want.id.0)?;
                     let same = now
@@ -553,6 +558,7 @@ impl Store {
                 for id in &touched {
                     tx_history.insert(history_key(id, key).as_slice(), &[])?;
                 }
+                tx_decisions.insert(&key.to_be_bytes(), &[])?;
                 Ok::<u64, Abort<Id>>(key)
             })
             .map_err(|e| match e {
@@ -569,9 +575,17 @@ impl Store {
         Ok(key)
     }
 
-    /// The audit log newest first (undo walks it this way).
-    pub fn log_entries_rev(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
-        self.log.iter().rev().map(decode_log)
+    /// The decisions (entries written by `commit`, undos included), newest first: what undo
+    /// walks.
+    pub fn decisions_rev(&self) -> impl Iterator<Item = anyhow::Result<(u64, LogEntry)>> + '_ {
+        self.decisions.iter().keys().rev().map(|k| {
+            let k = k?;
+            let raw = self
+                .log
+                .get(&k)?
+                .context("a decision is missing from the log")?;
+            decode_log(Ok((k, raw)))
+        })
     }
 
     pub fn put_version<T: Serialize>(&self, name: &str, version: &T) -> anyhow::Result<()> {
@@ -634,16 +648,26 @@ fn touched_ids(entry: &LogEntry) -> Vec<Id> {
     ids
 }
 
-/// Build the history index from the whole log (upgrade from schema 1).
-fn index_log(log: &sled::Tree, history: &sled::Tree) -> anyhow::Result<()> {
-    let mut batch = sled::Batch::default();
+/// Build the history and decision indexes from the whole log (upgrade from schema 1). A
+/// decision is an entry whose `after` lists samples.
+fn index_log(log: &sled::Tree, history: &sled::Tree, decisions: &sled::Tree) -> anyhow::Result<()> {
+    let (mut by_sample, mut decided) = (sled::Batch::default(), sled::Batch::default());
     for kv in log.iter() {
         let (key, entry) = decode_log(kv)?;
         for id in touched_ids(&entry) {
-            batch.insert(history_key(&id, key), &[]);
+            by_sample.insert(history_key(&id, key), &[]);
+        }
+        if entry
+            .after
+            .as_ref()
+            .and_then(|a| a.get("samples"))
+            .is_some_and(|s| s.is_array())
+        {
+            decided.insert(&key.to_be_bytes(), &[]);
         }
     }
-    history.apply_batch(batch)?;
+    history.apply_batch(by_sample)?;
+    decisions.apply_batch(decided)?;
     Ok(())
 }
 
@@ -770,8 +794,9 @@ mod tests {
             store
                 .append_log(Some(b.id), "reject", None, None, None)
                 .unwrap();
-            // As a version 1 store was: no history index.
+            // As a version 1 store was: no history or decision index.
             store.db.drop_tree("history").unwrap();
+            store.db.drop_tree("decisions").unwrap();
             store.force_schema_version(1).unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
@@ -787,6 +812,9 @@ mod tests {
         assert_eq!(actions(&a.id), ["certify", "accept_page"]);
         assert_eq!(actions(&b.id), ["accept_page", "reject"]);
         assert!(actions(&sample(3).id).is_empty());
+        // The entry that lists samples is a decision undo can find; the others are not.
+        let decided: Vec<String> = store.decisions_rev().map(|d| d.unwrap().1.action).collect();
+        assert_eq!(decided, ["accept_page"]);
     }
 
     #[test]
