@@ -100,6 +100,18 @@ fn gan_samples_wait_for_approval() {
         .pool
         .len();
     assert_eq!(pool_after, pool_before + 5);
+    // The synthetic queue's exceptions are bookkeeping undo takes back, as for the others.
+    decide::accept_page(&store, SYNTHETIC, &g.ids[5..7], &g.ids[5..6]).unwrap();
+    let q: Queue = store.queue(SYNTHETIC).unwrap().unwrap();
+    assert_eq!(q.skipped, g.ids[5..6]);
+    assert_eq!(decide::undo(&store).unwrap().action, "accept_page");
+    let q: Queue = store.queue(SYNTHETIC).unwrap().unwrap();
+    assert!(q.skipped.is_empty(), "undo left {:?}", q.skipped);
+    assert_eq!(
+        "synthetic".parse::<thresh::store::QueueName>(),
+        Ok(SYNTHETIC),
+        "the CLI's --queue synthetic"
+    );
     // A damaged generator checkpoint is refused.
     let path = store.dir().join("models").join(&rec.file);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -107,6 +119,31 @@ fn gan_samples_wait_for_approval() {
     std::fs::write(&path, bytes).unwrap();
     let err = synth::generate(&store, &compute, 1, None, 0.7).unwrap_err();
     assert!(err.to_string().contains("corrupt or was replaced"), "{err}");
+}
+
+/// The GAN draws 32x32 images: a store of another size is refused in one line, before any
+/// work (it used to panic inside the discriminator).
+#[test]
+fn the_gan_refuses_a_store_it_cannot_draw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = thresh::store::StoreSettings {
+        size: 64,
+        channels: 1,
+    };
+    let mut store = thresh::store::Store::open_or_create(tmp.path(), &settings).unwrap();
+    store.add_classes(["a", "b"]).unwrap();
+    let never = AtomicBool::new(false);
+    let compute = Compute::cpu();
+    let err = synth::train(&store, &compute, 4, Default::default(), &mut |_| {}, &never)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("the GAN draws 32x32 images and this store holds 64x64 ones"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'));
+    let err = synth::generate(&store, &compute, 1, None, 0.7).unwrap_err();
+    assert!(err.to_string().contains("64x64"), "{err}");
 }
 
 #[test]

@@ -407,3 +407,19 @@ pub struct LogEntry {
     pub after: Option<serde_json::Value>,
     pub round: Option<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_parse_and_the_error_lists_them() {
+        for q in QueueName::STORED {
+            assert_eq!(q.name().parse::<QueueName>(), Ok(q));
+        }
+        assert_eq!(
+            "dups".parse::<QueueName>(),
+            Err("unknown queue \"dups\" (certify, accept, review, synthetic)".to_string())
+        );
+    }
+}
