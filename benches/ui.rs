@@ -15,7 +15,7 @@ use thresh::pipeline::decide;
 use thresh::pipeline::queues::{Queue, CERTIFY};
 use thresh::pipeline::rounds;
 use thresh::train::backend::Compute;
-use thresh::tui::app::{App, AppEvent, Screen};
+use thresh::tui::app::{App, AppEvent, Screen, SCREENS};
 use thresh::tui::draw;
 use thresh::tui::keymap::Keymap;
 use thresh::tui::thumb::Palette;
@@ -93,14 +93,7 @@ fn main() {
 
     // Every screen: 200 frames each, moving the cursor on the Queues screen.
     let mut screens = Vec::new();
-    for screen in [
-        Screen::Queues,
-        Screen::Sample,
-        Screen::Training,
-        Screen::Data,
-        Screen::Rounds,
-        Screen::Versions,
-    ] {
+    for screen in SCREENS {
         while app.screen != screen {
             key(&mut app, KeyCode::Tab);
         }
