@@ -15,9 +15,10 @@ use thresh::pipeline::decide;
 use thresh::pipeline::queues::{Queue, CERTIFY};
 use thresh::pipeline::rounds;
 use thresh::train::backend::Compute;
-use thresh::tui::app::{App, AppEvent, Screen, SCREENS};
+use thresh::tui::app::{App, AppEvent};
 use thresh::tui::draw;
 use thresh::tui::keymap::Keymap;
+use thresh::tui::screens::{Screen, SCREENS};
 use thresh::tui::thumb::Palette;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -36,7 +37,7 @@ fn run_until(app: &mut App, secs: u64, done: impl Fn(&App) -> bool) {
         assert!(
             started.elapsed() < Duration::from_secs(secs),
             "timed out: {}",
-            app.status
+            app.ctx.status
         );
         if let Some(e) = app.wait_job(Duration::from_millis(20)) {
             app.handle(AppEvent::Job(e));
@@ -88,7 +89,7 @@ fn main() {
     term.draw(|f| draw::draw(f, &mut app)).expect("draw");
     let first_frame_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    run_until(&mut app, 120, |a| a.counts.is_some());
+    run_until(&mut app, 120, |a| a.ctx.counts.is_some());
     let count_ms = t.elapsed().as_secs_f64() * 1e3;
 
     // Every screen: 200 frames each, moving the cursor on the Queues screen.
@@ -122,23 +123,25 @@ fn main() {
 
     // Certify the seed set, then train a round while keys are pressed.
     let ids = app
+        .ctx
         .store
         .queue::<Queue>(CERTIFY)
         .expect("queue")
         .expect("certify queue")
         .ids;
-    decide::accept_page(&app.store, CERTIFY, &ids, &[]).expect("accept");
-    app.run_task(Task::Round { epochs: 2 }).expect("round");
-    let (mut train_lat, train_events) = keys_while(&mut app, &mut term, 1800, |a| a.job.running);
-    assert!(app.status.starts_with("round 1"), "{}", app.status);
+    decide::accept_page(&app.ctx.store, CERTIFY, &ids, &[]).expect("accept");
+    app.run_task(Task::Round { epochs: 2 });
+    let (mut train_lat, train_events) = keys_while(&mut app, &mut term, 1800, |a| a.job().running);
+    assert!(app.ctx.status.starts_with("round 1"), "{}", app.ctx.status);
 
     // Dedup of the whole store on the store worker, again while keys are pressed.
     app.screen = Screen::Queues;
     let t = Instant::now();
-    app.run_task(Task::Dedup(Params::default())).expect("dedup");
-    let (mut dedup_lat, _) = keys_while(&mut app, &mut term, 600, |a| a.store_task.is_some());
+    app.run_task(Task::Dedup(Params::default()));
+    let (mut dedup_lat, _) =
+        keys_while(&mut app, &mut term, 600, |a| !a.ctx.store_tasks.is_empty());
     let dedup_s = t.elapsed().as_secs_f64();
-    assert!(app.status.starts_with("dedup"), "{}", app.status);
+    assert!(app.ctx.status.starts_with("dedup"), "{}", app.ctx.status);
 
     let (t50, t99) = (pct(&mut train_lat, 0.5), pct(&mut train_lat, 0.99));
     let (d50, d99) = (pct(&mut dedup_lat, 0.5), pct(&mut dedup_lat, 0.99));

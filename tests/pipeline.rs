@@ -188,10 +188,20 @@ fn bulk_accept_with_exceptions_closes_a_round_and_undo_reopens_it() {
             .unwrap()
     };
     assert!(round(&store).review.is_none(), "one review sample is left");
-    decide::decide(&store, &review.ids[9], &Decision::Certify).unwrap();
+    let applied = decide::decide(&store, &review.ids[9], &Decision::Certify).unwrap();
     let stats = round(&store).review.expect("closed");
     assert_eq!((stats.accepted, stats.corrected), (18, 9));
     assert!((stats.pipeline_accuracy - 27.0 / 30.0).abs() < 1e-6);
+    // The decision reads only the queues: the validated share (a scan of the store) is
+    // left to `close`, which the caller runs (the UI on its worker).
+    assert_eq!(applied.closed, Some(rec.round));
+    assert_eq!(stats.validated, None);
+    assert!(rounds::close(&store, rec.round).unwrap());
+    let stats = round(&store).review.unwrap();
+    let (v, t) = rounds::validated(&store).unwrap();
+    assert_eq!((stats.validated, stats.total), (Some(v), Some(t)));
+    assert!(v > 0 && t > v);
+    assert!(!rounds::close(&store, rec.round).unwrap(), "counted once");
     // Undo reopens the round; the table shows it open.
     decide::undo(&store).unwrap();
     assert!(round(&store).review.is_none());

@@ -13,10 +13,13 @@ use ratatui::Terminal;
 use std::time::{Duration, Instant};
 use thresh::pipeline::queues::{Queue, CERTIFY};
 use thresh::pipeline::rounds;
-use thresh::store::{State, Store};
+use thresh::store::{QueueName, State, Store};
 use thresh::train::backend::Compute;
-use thresh::tui::app::{App, AppEvent, Screen};
+use thresh::tui::app::{App, AppEvent};
+use thresh::tui::component::Keys;
+use thresh::tui::keymap::Action;
 use thresh::tui::keymap::Keymap;
+use thresh::tui::screens::{Screen, SCREENS};
 use thresh::tui::thumb::Palette;
 use thresh::tui::{draw, thumb};
 
@@ -36,11 +39,11 @@ fn app(store: Store) -> App {
 /// dedup, ...); fails after 60 s.
 fn settle(app: &mut App) {
     let started = Instant::now();
-    while app.store_task.is_some() {
+    while !app.ctx.store_tasks.is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "{:?} still running",
-            app.store_task
+            app.ctx.store_tasks
         );
         if let Some(e) = app.wait_job(Duration::from_millis(50)) {
             app.handle(AppEvent::Job(e));
@@ -85,7 +88,7 @@ fn the_grid_shows_thumbnails_and_labels_of_the_certify_queue() {
     let first = store.sample(&seed.ids[0]).unwrap().unwrap();
     let px = store.pixels(&first.id).unwrap().unwrap();
     let mut app = app(store);
-    assert_eq!(app.queues.name(), CERTIFY);
+    assert_eq!(app.queues.view.name(), CERTIFY);
     let t = render(&mut app, 200, 60);
     let screen = text(&t);
     assert!(screen.contains("queue: certify"), "{screen}");
@@ -114,28 +117,34 @@ fn keys_accept_a_page_with_exceptions_relabel_and_undo() {
     rounds::seed_set(&store, 12, 1).unwrap();
     let mut app = app(store);
     render(&mut app, 200, 60); // lays out the page: 11 columns x 5 rows
-    let q: Queue = app.store.queue(CERTIFY).unwrap().unwrap();
+    let q: Queue = app.ctx.store.queue(CERTIFY).unwrap().unwrap();
     // Mark the first as an exception, accept the page.
     key(&mut app, ' ');
     key(&mut app, 'a');
-    assert!(app.status.contains("saved"), "{}", app.status);
-    let st = |app: &App, i: usize| app.store.sample(&q.ids[i]).unwrap().unwrap();
+    assert!(app.ctx.status.contains("saved"), "{}", app.ctx.status);
+    let st = |app: &App, i: usize| app.ctx.store.sample(&q.ids[i]).unwrap().unwrap();
     assert_eq!(st(&app, 0).state, State::Unreviewed);
     for i in 1..12 {
         assert_eq!(st(&app, i).state, State::Certified);
     }
     // The header's counts follow the decision without a scan, and agree with one.
-    let counted = |app: &App| app.counts.as_ref().expect("counted at start").certified();
+    let counted = |app: &App| {
+        app.ctx
+            .counts
+            .as_ref()
+            .expect("counted at start")
+            .certified()
+    };
     assert_eq!(counted(&app), 11);
     assert_eq!(
-        *app.counts.as_ref().unwrap(),
-        thresh::pipeline::counts::Counts::scan(&app.store).unwrap()
+        *app.ctx.counts.as_ref().unwrap(),
+        thresh::pipeline::counts::Counts::scan(&app.ctx.store).unwrap()
     );
     // Undo the page, then relabel the first with digit 3 (third class, III).
     key(&mut app, 'u');
     assert_eq!(st(&app, 5).state, State::Unreviewed);
     assert_eq!(counted(&app), 0);
-    app.queues.cursor = 0;
+    app.queues.view.cursor = 0;
     key(&mut app, '3');
     assert_eq!(st(&app, 0).label.as_deref(), Some("III"));
     assert!(matches!(
@@ -150,9 +159,13 @@ fn keys_accept_a_page_with_exceptions_relabel_and_undo() {
     code(&mut app, KeyCode::Enter);
     assert_eq!(st(&app, 2).label.as_deref(), Some("II"));
     // Deciding twice is refused on screen, the store unchanged.
-    app.queues.cursor = 1;
+    app.queues.view.cursor = 1;
     key(&mut app, 'x');
-    assert!(app.status.contains("already rejected"), "{}", app.status);
+    assert!(
+        app.ctx.status.contains("already rejected"),
+        "{}",
+        app.ctx.status
+    );
     // Undo walks back: picker relabel, reject, digit relabel.
     for _ in 0..3 {
         key(&mut app, 'u');
@@ -207,27 +220,27 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, _) = demo_store(tmp.path(), 200);
     let mut app = app(store);
-    app.config.epochs = 2;
-    app.config.seed_set = 60;
+    app.ctx.config.epochs = 2;
+    app.ctx.config.seed_set = 60;
     // Menu → draw a seed set, accept it; menu → train a round.
     key(&mut app, 'm');
     code(&mut app, KeyCode::Down);
     code(&mut app, KeyCode::Down);
     code(&mut app, KeyCode::Enter);
     settle(&mut app);
-    assert!(app.status.contains("to certify"), "{}", app.status);
+    assert!(app.ctx.status.contains("to certify"), "{}", app.ctx.status);
     render(&mut app, 200, 60);
-    while app.queues.pending() > 0 {
+    while app.queues.view.pending() > 0 {
         key(&mut app, 'a');
         render(&mut app, 200, 60);
     }
     key(&mut app, 'm');
     code(&mut app, KeyCode::Enter);
-    assert!(app.job.running, "{}", app.status);
+    assert!(app.job().running, "{}", app.ctx.status);
     assert_eq!(app.screen, Screen::Training);
     let started = Instant::now();
     let mut saw_progress = false;
-    while app.job.running && started.elapsed() < Duration::from_secs(120) {
+    while app.job().running && started.elapsed() < Duration::from_secs(120) {
         if let Some(e) = app.wait_job(Duration::from_millis(50)) {
             app.handle(AppEvent::Job(e));
         }
@@ -237,37 +250,64 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
         let s = text(&render(&mut app, 120, 40));
         saw_progress |= s.contains("epoch 1/2") || s.contains("epoch 2/2");
     }
-    assert!(!app.job.running, "the round did not finish");
+    assert!(!app.job().running, "the round did not finish");
     assert!(saw_progress, "no progress was drawn");
     assert!(
-        app.job.outcome.starts_with("round 1"),
+        app.job().outcome.starts_with("round 1"),
         "{}",
-        app.job.outcome
+        app.job().outcome
     );
-    assert!(app.store.latest_round().unwrap() == Some(1));
+    assert!(app.ctx.store.latest_round().unwrap() == Some(1));
     code(&mut app, KeyCode::Tab); // Data
     code(&mut app, KeyCode::Tab); // Rounds
     let s = text(&render(&mut app, 120, 40));
     assert!(s.contains("Table 1"), "{s}");
 
+    // Decide both queues from the keyboard: the decision that finishes them closes the
+    // round, and its validated share is counted on the store worker, not the UI thread.
+    code(&mut app, KeyCode::Esc);
+    for (queue, k) in [(QueueName::Accept, 'a'), (QueueName::Review, 'x')] {
+        while app.queues.view.name() != queue {
+            key(&mut app, ']');
+        }
+        for _ in 0..500 {
+            if app.queues.view.pending() == 0 {
+                break;
+            }
+            render(&mut app, 200, 60);
+            key(&mut app, k);
+        }
+        assert_eq!(app.queues.view.pending(), 0, "{queue}: {}", app.ctx.status);
+    }
+    assert_eq!(app.ctx.store_tasks, ["closing the round"]);
+    settle(&mut app);
+    assert!(
+        app.ctx.status.contains("round 1 closed"),
+        "{}",
+        app.ctx.status
+    );
+    let closed = rounds::table(&app.ctx.store).unwrap()[0].validated_ratio;
+    assert!(closed.is_some_and(|v| v > 0.0), "{closed:?}");
+    assert_eq!(app.ctx.rounds_table[0].validated_ratio, closed);
+
     // The GAN from the menu (a few iterations), then samples to approve.
-    app.config.gan_iters = 4;
+    app.ctx.config.gan_iters = 4;
     key(&mut app, 'm');
     for _ in 0..7 {
         code(&mut app, KeyCode::Down);
     }
     code(&mut app, KeyCode::Enter);
-    assert!(app.job.running, "{}", app.status);
+    assert!(app.job().running, "{}", app.ctx.status);
     let started = Instant::now();
-    while app.job.running && started.elapsed() < Duration::from_secs(120) {
+    while app.job().running && started.elapsed() < Duration::from_secs(120) {
         if let Some(e) = app.wait_job(Duration::from_millis(50)) {
             app.handle(AppEvent::Job(e));
         }
     }
     assert!(
-        app.job.outcome.starts_with("GAN trained"),
+        app.job().outcome.starts_with("GAN trained"),
         "{}",
-        app.job.outcome
+        app.job().outcome
     );
     let s = text(&render(&mut app, 120, 40));
     assert!(s.contains("fresh samples per class"), "{s}");
@@ -278,20 +318,93 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     code(&mut app, KeyCode::Enter);
     settle(&mut app);
     assert_eq!(
-        app.queues.name(),
+        app.queues.view.name(),
         thresh::store::QueueName::Synthetic,
         "{}",
-        app.status
+        app.ctx.status
     );
     render(&mut app, 200, 60);
     key(&mut app, ' '); // leave the first out
     key(&mut app, 'a');
-    assert!(app.status.contains("accepted"), "{}", app.status);
+    assert!(app.ctx.status.contains("accepted"), "{}", app.ctx.status);
     let approved = app
+        .ctx
         .store
         .samples()
         .map(|s| s.unwrap())
         .filter(|s| s.origin == thresh::store::Origin::Synthetic && s.state == State::Certified)
         .count();
     assert!(approved > 10, "{approved}");
+}
+
+/// The footer and the help come from the screens' hints and the keymap: rebinding a key
+/// changes what they show, and every action a screen lists is one it answers.
+#[test]
+fn footer_and_help_follow_the_keymap_and_screens_answer_what_they_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    rounds::seed_set(&store, 30, 1).unwrap();
+    let keymap_file = tmp.path().join("keymap");
+    // `a` now switches grid/list; `y` accepts.
+    std::fs::write(&keymap_file, "a = view\ny = accept\n").unwrap();
+    let keymap = Keymap::load(Some(&keymap_file)).unwrap();
+    let mut app = App::new(store, keymap, Compute::cpu(), Palette::Ansi256).unwrap();
+    settle(&mut app);
+    let s = text(&render(&mut app, 200, 60));
+    let footer = s.lines().last().unwrap();
+    assert!(footer.starts_with("y accept"), "{footer}");
+    assert!(
+        footer.contains("a view") && footer.contains("1-0 relabel"),
+        "{footer}"
+    );
+    // The help lists every key of an action.
+    key(&mut app, '?');
+    let s = text(&render(&mut app, 200, 60));
+    let line = |what: &str| {
+        s.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("accept the page").contains(" y "), "{s}");
+    assert!(line("grid / list").contains("a/v"), "{s}");
+    assert!(
+        s.contains("Queues screen") && s.contains("Everywhere"),
+        "{s}"
+    );
+    key(&mut app, ' ');
+    assert!(app.popup.is_none());
+    // The rebound key works: y accepts the page.
+    key(&mut app, 'y');
+    assert!(app.ctx.status.contains("accepted"), "{}", app.ctx.status);
+
+    // Every screen answers each action its hints name (a digit for relabel).
+    for screen in SCREENS {
+        app.screen = screen;
+        let hints = app.active().hints();
+        for h in hints {
+            let Keys::Bound(actions) = h.keys else {
+                continue;
+            };
+            for &action in actions {
+                let k = KeyEvent::new(
+                    if action == Action::Relabel {
+                        KeyCode::Char('2')
+                    } else {
+                        KeyCode::Null
+                    },
+                    KeyModifiers::NONE,
+                );
+                let (component, ctx, msgs) = app.parts();
+                let answered = component.on_action(action, &k, ctx, msgs);
+                assert!(
+                    matches!(answered, Ok(true) | Err(_)),
+                    "{screen:?} lists {action:?} but does not answer it"
+                );
+                msgs.clear();
+                app.popup = None;
+                app.screen = screen;
+            }
+        }
+    }
 }

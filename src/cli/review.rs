@@ -91,13 +91,24 @@ pub fn decide_cmd(
         Action::Restore => Decision::Restore,
     };
     let applied = decide::decide(store, &id, &decision)?;
+    close(store, applied.closed)?;
     emit(json, &applied, || {
         format!("{} {} (log {})", applied.action, id.short(), applied.key)
     })
 }
 
+/// A decision that finished a round's queues: count its validated share now (the command
+/// line can afford the scan).
+fn close(store: &Store, round: Option<u32>) -> Result<()> {
+    if let Some(r) = round {
+        crate::pipeline::rounds::close(store, r)?;
+    }
+    Ok(())
+}
+
 pub fn undo(store: &Store, json: bool) -> Result<()> {
     let u = decide::undo(store)?;
+    close(store, u.closed)?;
     emit(json, &u, || {
         format!(
             "undid {} of {} sample(s) (log {})",
@@ -127,6 +138,7 @@ pub fn accept(
         .map(|e| resolve(store, e))
         .collect::<Result<Vec<_>>>()?;
     let applied = decide::accept_page(store, name, &page, &exceptions)?;
+    close(store, applied.closed)?;
     emit(json, &applied, || {
         format!(
             "accepted {} sample(s) of the {name} queue, {} left out (log {})",

@@ -46,6 +46,8 @@ pub enum Task {
     },
     /// Freeze the current dataset as a version.
     Freeze(String),
+    /// Count the validated share of a round whose queues were just decided.
+    CloseRound(u32),
 }
 
 impl Task {
@@ -62,6 +64,7 @@ impl Task {
             Task::Generate { .. } => "generation",
             Task::Eval { .. } => "evaluation",
             Task::Freeze(_) => "version",
+            Task::CloseRound(_) => "closing the round",
         }
     }
 
@@ -242,6 +245,21 @@ fn execute(
         Task::Freeze(name) => {
             let v = versions::freeze(store, name)?;
             format!("version {} frozen: {} samples", v.name, v.entries.len())
+        }
+        Task::CloseRound(round) => {
+            rounds::close(store, *round)?;
+            let ratio = store
+                .round::<crate::train::RoundRecord>(*round)?
+                .and_then(|r| r.review)
+                .and_then(|s| s.validated_ratio);
+            match ratio {
+                Some(v) => format!(
+                    "round {round} closed: {:.0}% of the data validated",
+                    v * 100.0
+                ),
+                // Reopened (an undo) before the count ran.
+                None => String::new(),
+            }
         }
     };
     Ok(Done {

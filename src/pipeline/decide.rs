@@ -120,6 +120,10 @@ pub struct Applied {
     /// How the store's counters changed (the UI keeps its counts from these).
     #[serde(skip)]
     pub delta: Counts,
+    /// The round whose queues this decision finished: its validated share is pending until
+    /// `rounds::close` counts it (a scan, left to the caller: the UI runs it on a worker).
+    #[serde(skip)]
+    pub closed: Option<u32>,
 }
 
 pub fn load(store: &Store, id: &Id) -> Result<Sample> {
@@ -240,12 +244,13 @@ pub fn commit(
     };
     let key = store.commit(before, after, &entry)?;
     let ids: Vec<Id> = after.iter().map(|s| s.id).collect();
-    rounds::refresh(store, &ids)?;
+    let closed = rounds::refresh(store, &ids)?;
     Ok(Applied {
         key,
         action: action.to_string(),
         samples: after.len(),
         delta: Counts::delta(before, after),
+        closed,
     })
 }
 
@@ -312,6 +317,9 @@ pub struct Undone {
     pub key: u64,
     #[serde(skip)]
     pub delta: Counts,
+    /// As [`Applied::closed`].
+    #[serde(skip)]
+    pub closed: Option<u32>,
     /// Key and action of the entry reverted.
     pub reverted: u64,
     pub action: String,
@@ -363,6 +371,7 @@ pub fn undo(store: &Store) -> Result<Undone> {
     let applied = commit(store, "undo", &before, &after, vec![], Some(key))?;
     Ok(Undone {
         delta: applied.delta,
+        closed: applied.closed,
         key: applied.key,
         reverted: key,
         action: entry.action,

@@ -77,38 +77,78 @@ pub fn seed_set(store: &Store, n: usize, seed: u64) -> Result<Queue> {
 
 /// After a decision on `ids`: when they belong to the latest round's queues, (re)compute
 /// that round's review statistics — set when both queues are done, cleared when an undo
-/// reopens them.
-pub fn refresh(store: &Store, ids: &[Id]) -> Result<()> {
+/// reopens them. Bounded by the queues' length: the share of the whole store a human has
+/// validated is left pending, and the round is returned so the caller fills it in with
+/// [`close`] (a scan of the store: the UI runs it on a worker).
+pub fn refresh(store: &Store, ids: &[Id]) -> Result<Option<u32>> {
     let Some(round) = store.latest_round()? else {
-        return Ok(());
+        return Ok(None);
     };
     let (Some(accept), Some(review)) =
         (store.queue::<Queue>(ACCEPT)?, store.queue::<Queue>(REVIEW)?)
     else {
-        return Ok(());
+        return Ok(None);
     };
     if accept.round != round || review.round != round {
-        return Ok(());
+        return Ok(None);
     }
     let touched = ids.iter().any(|id| {
         accept.ids.contains(id) || review.ids.contains(id) || accept.skipped.contains(id)
     });
     if !touched {
-        return Ok(());
+        return Ok(None);
     }
     let Some(mut rec) = store.round::<RoundRecord>(round)? else {
-        return Ok(());
+        return Ok(None);
     };
     let stats = review_stats(store, &accept, &review)?;
-    if rec.review != stats {
+    let unchanged = match (&stats, &rec.review) {
+        (Some(new), Some(old)) => new.same_decisions(old),
+        (None, None) => true,
+        _ => false,
+    };
+    if !unchanged {
         rec.review = stats;
         store.put_round(round, &rec)?;
         store.flush()?;
     }
+    Ok(rec
+        .review
+        .as_ref()
+        .is_some_and(|s| s.validated.is_none())
+        .then_some(round))
+}
+
+/// Fill in round `round`'s validated share (samples a human decided / all non-duplicates)
+/// if its queues are decided and the share is pending. Scans the store. Returns whether it
+/// wrote.
+pub fn close(store: &Store, round: u32) -> Result<bool> {
+    let Some(mut rec) = store.round::<RoundRecord>(round)? else {
+        return Ok(false);
+    };
+    let Some(stats) = rec.review.as_mut().filter(|s| s.validated.is_none()) else {
+        return Ok(false);
+    };
+    let (validated, total) = validated(store)?;
+    stats.validated = Some(validated);
+    stats.total = Some(total);
+    stats.validated_ratio = Some(ratio(validated, total));
+    store.put_round(round, &rec)?;
+    store.flush()?;
+    Ok(true)
+}
+
+/// [`close`] the latest round if its validated share is pending (after decisions made
+/// from the command line or by `simulate`).
+pub fn close_latest(store: &Store) -> Result<()> {
+    if let Some(round) = store.latest_round()? {
+        close(store, round)?;
+    }
     Ok(())
 }
 
-/// The round's Table-1 review figures, or `None` while a queue has undecided samples.
+/// The round's Table-1 review figures, or `None` while a queue has undecided samples. The
+/// validated share is left for [`close`].
 fn review_stats(store: &Store, accept: &Queue, review: &Queue) -> Result<Option<ReviewStats>> {
     let skipped: HashSet<Id> = accept
         .skipped
@@ -134,7 +174,6 @@ fn review_stats(store: &Store, accept: &Queue, review: &Queue) -> Result<Option<
             _ => {}
         }
     }
-    let (validated, total) = validated(store)?;
     let flags = accept.ids.len() + review.ids.len();
     Ok(Some(ReviewStats {
         accept: accept.ids.len(),
@@ -142,9 +181,9 @@ fn review_stats(store: &Store, accept: &Queue, review: &Queue) -> Result<Option<
         accepted,
         corrected,
         pipeline_accuracy: ratio(accepted + corrected, flags),
-        validated,
-        total,
-        validated_ratio: ratio(validated, total),
+        validated: None,
+        total: None,
+        validated_ratio: None,
         closed: now_secs(),
     }))
 }
@@ -188,6 +227,8 @@ pub fn train_round(
     on: &mut dyn FnMut(TrainEvent),
     cancel: &AtomicBool,
 ) -> Result<(RoundRecord, queues::RankReport)> {
+    // The round before may have closed without its validated share counted.
+    close_latest(store)?;
     let plan = Plan::from_store(store, Mode::Seed, None, cfg.train.seed)?;
     let outcome = match train::run(&compute.device, &plan, cfg, on, cancel) {
         Ok(o) => o,
@@ -228,7 +269,7 @@ pub fn table(store: &Store) -> Result<Vec<TableRow>> {
             train_acc: r.train_acc,
             val_acc: r.val_acc,
             pipeline_accuracy: r.review.as_ref().map(|s| s.pipeline_accuracy),
-            validated_ratio: r.review.as_ref().map(|s| s.validated_ratio),
+            validated_ratio: r.review.as_ref().and_then(|s| s.validated_ratio),
             epoch_secs: r.epoch_secs,
         });
     }

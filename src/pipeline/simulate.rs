@@ -200,6 +200,7 @@ pub fn simulate(
     }
     q.recall = ratio(q.found, q.wrong);
     q.review_precision = ratio(review_hits, q.review_flags);
+    rounds::close_latest(store)?;
     Ok(SimReport {
         rounds: rounds::table(store)?,
         flags: q,

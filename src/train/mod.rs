@@ -327,12 +327,24 @@ pub struct ReviewStats {
     pub corrected: usize,
     /// (accepted + corrected) / (accept + review).
     pub pipeline_accuracy: f32,
-    /// Samples decided by a human (certified, relabelled or rejected) / all non-duplicates.
-    pub validated: usize,
-    pub total: usize,
-    pub validated_ratio: f32,
+    /// Samples decided by a human (certified, relabelled or rejected) / all non-duplicates,
+    /// when the round closed: `None` until `rounds::close` has counted them.
+    #[serde(default)]
+    pub validated: Option<usize>,
+    #[serde(default)]
+    pub total: Option<usize>,
+    #[serde(default)]
+    pub validated_ratio: Option<f32>,
     /// Unix seconds.
     pub closed: u64,
+}
+
+impl ReviewStats {
+    /// The same queue decisions (the validated share and the time aside).
+    pub fn same_decisions(&self, other: &ReviewStats) -> bool {
+        (self.accept, self.review, self.accepted, self.corrected)
+            == (other.accept, other.review, other.accepted, other.corrected)
+    }
 }
 
 /// Write an outcome to the store as a new round: checkpoints first (files), then scores and

@@ -170,8 +170,9 @@ impl Keymap {
         self.keys.get(&key.code).copied()
     }
 
-    /// The first key bound to `action`, for the footer and help.
-    pub fn key_for(&self, action: Action) -> String {
+    /// The keys bound to `action` as the footer and help show them, single characters
+    /// first.
+    pub fn keys_for(&self, action: Action) -> Vec<String> {
         let mut keys: Vec<String> = self
             .keys
             .iter()
@@ -191,7 +192,36 @@ impl Keymap {
             })
             .collect();
         keys.sort_by_key(|k| (k.chars().count() != 1, k.clone()));
-        keys.into_iter().next().unwrap_or_else(|| "—".into())
+        keys
+    }
+
+    /// `action`'s keys for a hint: the first (`all = false`) or every key; the relabel
+    /// digits as a range in class order (`1-0`). `—` when nothing is bound.
+    pub fn label(&self, action: Action, all: bool) -> String {
+        let keys = self.keys_for(action);
+        if action == Action::Relabel && keys.len() > 2 {
+            let mut digits: Vec<(usize, &String)> = keys
+                .iter()
+                .filter_map(|k| {
+                    let c = k.chars().next()?;
+                    Some((relabel_class(KeyCode::Char(c))?, k))
+                })
+                .collect();
+            digits.sort();
+            if let (Some(first), Some(last)) = (digits.first(), digits.last()) {
+                return format!("{}-{}", first.1, last.1);
+            }
+        }
+        match (keys.is_empty(), all) {
+            (true, _) => "—".into(),
+            (false, true) => keys.join("/"),
+            (false, false) => keys[0].clone(),
+        }
+    }
+
+    /// The first key bound to `action`.
+    pub fn key_for(&self, action: Action) -> String {
+        self.label(action, false)
     }
 }
 

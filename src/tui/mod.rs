@@ -1,18 +1,26 @@
-//! The terminal review UI (ratatui + crossterm). `app` holds the state and handles events,
-//! `draw` renders it, `queues` is the Queues screen's model, `thumb` draws images in cells,
-//! `keymap` maps keys to actions. The UI only calls the library (`pipeline`, `jobs`,
-//! `store`); the library never knows about the terminal.
+//! The terminal review UI (ratatui + crossterm), in the shape of gitui: one component per
+//! screen (`screens/`) and per popup (`popups/`), each owning its state, its keys (listed as
+//! hints, from which the footer and help are generated) and its drawing; `app` routes keys,
+//! job events and the message queue (`msg`); `context` is the cached view state all
+//! components read; `draw` is the frame around them; `keymap` maps keys to actions; `thumb`
+//! draws images in cells. The UI only calls the library (`pipeline`, `jobs`, `store`); the
+//! library never knows about the terminal.
 
 pub mod app;
+pub mod component;
+pub mod context;
 pub mod draw;
 pub mod keymap;
-pub mod queues;
+pub mod msg;
+pub mod popups;
+pub mod screens;
 pub mod thumb;
+pub mod widgets;
 
 use crate::store::Store;
 use crate::train::backend::Compute;
 use anyhow::{Context, Result};
-use app::{App, AppEvent, Screen};
+use app::{App, AppEvent};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
@@ -20,6 +28,7 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::prelude::CrosstermBackend;
 use ratatui::Terminal;
+use screens::Screen;
 use std::io::{stdout, Stdout};
 use std::time::{Duration, Instant};
 
@@ -71,10 +80,10 @@ fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &mut App) 
     loop {
         terminal.draw(|f| draw::draw(f, app))?;
         // viuer writes straight to the terminal: after the frame, into the room it left.
-        match (graphics, app.screen == Screen::Sample, app.preview) {
+        match (graphics, app.screen == Screen::Sample, app.sample.preview) {
             (true, true, Some(area)) => {
-                if let Some(item) = app.queues.current() {
-                    show_full(item, app.store.meta(), area);
+                if let Some(item) = app.sample.item() {
+                    show_full(item, app.ctx.store.meta(), area);
                     showing_preview = true;
                 }
             }
@@ -117,7 +126,11 @@ fn graphics_protocol() -> bool {
     viuer::get_kitty_support() != viuer::KittySupport::None || viuer::is_iterm_supported()
 }
 
-fn show_full(item: &queues::Item, meta: &crate::store::Meta, area: ratatui::layout::Rect) {
+fn show_full(
+    item: &screens::queue_view::Item,
+    meta: &crate::store::Meta,
+    area: ratatui::layout::Rect,
+) {
     let side = meta.size;
     let img = if meta.channels == 3 {
         image::RgbImage::from_raw(side, side, item.pixels.clone()).map(image::DynamicImage::from)

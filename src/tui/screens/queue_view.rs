@@ -1,5 +1,5 @@
 //! The Queues screen's model: which queue, its items with their scores, the cursor, marks,
-//! sort and filter. Loading and decisions go through the library; drawing is in `draw`.
+//! sort and filter. Loading goes through the library; keys and drawing are in `queues`.
 
 use crate::pipeline::queues::Queue;
 use crate::store::{Id, QueueName, Sample, State, Store};
