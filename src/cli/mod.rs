@@ -397,6 +397,12 @@ fn print_import(r: &ImportReport, json: bool) -> Result<()> {
         r.skipped.len(),
         r.ignored
     );
+    if r.repaired > 0 {
+        println!(
+            "  {} stored samples had no pixels (an interrupted import): decoded again",
+            r.repaired
+        );
+    }
     if r.conflicts > 0 {
         println!(
             "  {} samples have sources that disagree on the label",

@@ -39,6 +39,9 @@ pub struct ImportReport {
     pub new_sources: usize,
     /// Paths already imported with the same bytes: nothing to do.
     pub unchanged: usize,
+    /// Stored samples that had no pixels (a crash in an import of an older thresh), decoded
+    /// again; their records are left as they were.
+    pub repaired: usize,
     /// Files in the tree that are not images by name (not read).
     pub ignored: usize,
     /// Samples whose sources now disagree on the label.
@@ -110,12 +113,18 @@ pub fn import_items(
             "scanned": report.scanned,
             "added": report.added,
             "new_sources": report.new_sources,
+            "repaired": report.repaired,
             "skipped": report.skipped.len(),
         })),
         None,
     )?;
     store.flush()?;
     Ok(report)
+}
+
+/// A sample with its pixels (one without is decoded again and repaired).
+fn stored_whole(store: &Store, id: &Id) -> Result<bool> {
+    Ok(store.contains(id)? && store.has_pixels(id)?)
 }
 
 /// Read, hash and (when the bytes are new to the store) decode one item. Runs on rayon.
@@ -135,7 +144,7 @@ fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcom
                 path: display.clone(),
                 given: given.clone(),
             };
-            if store.contains(&id)? {
+            if stored_whole(store, &id)? {
                 return Ok(Outcome::Known { source, id });
             }
             match decode::decode_file(&bytes, size, channels) {
@@ -155,7 +164,7 @@ fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcom
                 path: path.clone(),
                 given: given.clone(),
             };
-            if store.contains(&id)? {
+            if stored_whole(store, &id)? {
                 return Ok(Outcome::Known { source, id });
             }
             match decode::from_gray(pixels, *width, *height, size, channels) {
@@ -206,6 +215,14 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
     for outcome in outcomes {
         match outcome {
             Outcome::Skip(s) => report.skipped.push(s),
+            Outcome::New { source, id, image } if store.contains(&id)? => {
+                // Stored without pixels: give them back, keep the record (and any decision).
+                if !store.has_pixels(&id)? {
+                    store.repair_pixels(&id, &image.pixels)?;
+                    report.repaired += 1;
+                }
+                known(store, source, id, report)?;
+            }
             Outcome::New { source, id, image } => {
                 if let Some(&i) = fresh_index.get(&id) {
                     add_source(&mut fresh[i].0, source, report);
@@ -228,19 +245,25 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
                     add_source(&mut fresh[i].0, source, report);
                     continue;
                 }
-                let Some(mut sample) = store.sample(&id)? else {
-                    anyhow::bail!("sample {} vanished during import", id.short());
-                };
-                // The path first: a crash between the two writes leaves a path the next
-                // import finds missing from the sample's sources and adds again.
-                if add_source(&mut sample, source.clone(), report) {
-                    store.put_path(&source.path, &id)?;
-                    store.put_sample(&sample)?;
-                }
+                known(store, source, id, report)?;
             }
         }
     }
     store.insert_samples(&fresh)?;
+    Ok(())
+}
+
+/// A path whose bytes are a stored sample: add it to that sample's sources.
+fn known(store: &Store, source: Source, id: Id, report: &mut ImportReport) -> Result<()> {
+    let Some(mut sample) = store.sample(&id)? else {
+        anyhow::bail!("sample {} vanished during import", id.short());
+    };
+    // The path first: a crash between the two writes leaves a path the next import finds
+    // missing from the sample's sources and adds again.
+    if add_source(&mut sample, source.clone(), report) {
+        store.put_path(&source.path, &id)?;
+        store.put_sample(&sample)?;
+    }
     Ok(())
 }
 
@@ -279,4 +302,47 @@ pub fn encode_png(px: &[u8], side: u32, channels: u8) -> anyhow::Result<Vec<u8>>
         color,
     )?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::decide::{self, Decision};
+    use crate::store::{State, StoreSettings};
+
+    /// A store an older thresh's interrupted import left with a sample but no pixels is
+    /// repaired by the next import: the pixels come back, the record (a decision) stays.
+    #[test]
+    fn a_sample_without_pixels_is_repaired_by_the_next_import() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        for (i, class) in ["a", "b", "a"].iter().enumerate() {
+            let dir = root.join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            let img = image::GrayImage::from_fn(8, 8, |x, y| {
+                image::Luma([(x * 30 + y * 7 + i as u32 * 50) as u8])
+            });
+            img.save(dir.join(format!("{i}.png"))).unwrap();
+        }
+        let mut store =
+            Store::open_or_create(&tmp.path().join("store"), &StoreSettings::default()).unwrap();
+        let none = |_: u64, _: u64| {};
+        let first = import(&mut store, &root, Format::Auto, &none).unwrap();
+        assert_eq!((first.added, first.repaired), (3, 0));
+        let s = store.samples_by_seq().unwrap()[1].clone();
+        let px = store.pixels(&s.id).unwrap().unwrap();
+        decide::decide(&store, &s.id, &Decision::Certify).unwrap();
+        store.drop_pixels(&s.id).unwrap();
+
+        let again = import(&mut store, &root, Format::Auto, &none).unwrap();
+        assert_eq!((again.added, again.repaired, again.unchanged), (0, 1, 3));
+        assert_eq!(store.pixels(&s.id).unwrap(), Some(px));
+        assert_eq!(
+            store.sample(&s.id).unwrap().unwrap().state,
+            State::Certified
+        );
+        assert_eq!(store.sample_count(), 3);
+        let third = import(&mut store, &root, Format::Auto, &none).unwrap();
+        assert_eq!(third.repaired, 0, "repaired once");
+    }
 }

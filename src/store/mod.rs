@@ -13,6 +13,7 @@ pub use record::{
 use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -176,15 +177,18 @@ impl Store {
         };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
         let (log, history, decisions) = (tree("log")?, tree("history")?, tree("decisions")?);
+        let samples = tree("samples")?;
         if upgrade {
-            index_log(&log, &history, &decisions).map_err(|e| StoreError::Damaged {
-                dir: dir.to_path_buf(),
-                reason: format!("cannot index the log: {e:#}"),
+            upgrade_from_log(&log, &history, &decisions, &samples).map_err(|e| {
+                StoreError::Damaged {
+                    dir: dir.to_path_buf(),
+                    reason: format!("cannot upgrade from the log: {e:#}"),
+                }
             })?;
             stamp(&db, &meta_tree, &meta).map_err(sled_err)?;
         }
         Ok(Store {
-            samples: tree("samples")?,
+            samples,
             pixels: tree("pixels")?,
             paths: tree("paths")?,
             log,
@@ -373,6 +377,31 @@ impl Store {
 
     pub fn pixels(&self, id: &Id) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(self.pixels.get(id.0)?.map(|v| v.to_vec()))
+    }
+
+    pub fn has_pixels(&self, id: &Id) -> anyhow::Result<bool> {
+        Ok(self.pixels.contains_key(id.0)?)
+    }
+
+    /// Give a stored sample the pixels it lacks (a crash in an import before samples were
+    /// written last left some without). Leaves the sample record alone.
+    pub fn repair_pixels(&self, id: &Id, px: &[u8]) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            px.len() == self.meta.pixel_len(),
+            "sample {}: {} pixel bytes, the store holds {}",
+            id.short(),
+            px.len(),
+            self.meta.pixel_len()
+        );
+        self.pixels.insert(id.0, px)?;
+        Ok(())
+    }
+
+    /// Drop a sample's pixels, as a crash in an old import could leave it (tests).
+    #[cfg(test)]
+    pub(crate) fn drop_pixels(&self, id: &Id) -> anyhow::Result<()> {
+        self.pixels.remove(id.0)?;
+        Ok(())
     }
 
     pub fn sample_count(&self) -> usize {
@@ -648,14 +677,34 @@ fn touched_ids(entry: &LogEntry) -> Vec<Id> {
     ids
 }
 
-/// Build the history and decision indexes from the whole log (upgrade from schema 1). A
-/// decision is an entry whose `after` lists samples.
-fn index_log(log: &sled::Tree, history: &sled::Tree, decisions: &sled::Tree) -> anyhow::Result<()> {
+/// The log actions that are a person's decision (the rest is automation or bookkeeping).
+const PERSON_ACTIONS: [&str; 6] = [
+    "certify",
+    "relabel",
+    "reject",
+    "duplicate",
+    "restore",
+    "accept_page",
+];
+
+/// Upgrade from schema 1: build the history and decision indexes from the whole log (a
+/// decision is an entry whose `after` lists samples), and mark who decided each sample —
+/// version 1 did not record it, so a sample whose latest log entry is a person's decision
+/// becomes `by: person` (a duplicate a person marked gets the `human` stage), and automation
+/// leaves it alone from now on.
+fn upgrade_from_log(
+    log: &sled::Tree,
+    history: &sled::Tree,
+    decisions: &sled::Tree,
+    samples: &sled::Tree,
+) -> anyhow::Result<()> {
     let (mut by_sample, mut decided) = (sled::Batch::default(), sled::Batch::default());
+    let mut latest: HashMap<Id, String> = HashMap::new();
     for kv in log.iter() {
         let (key, entry) = decode_log(kv)?;
         for id in touched_ids(&entry) {
             by_sample.insert(history_key(&id, key), &[]);
+            latest.insert(id, entry.action.clone());
         }
         if entry
             .after
@@ -666,8 +715,26 @@ fn index_log(log: &sled::Tree, history: &sled::Tree, decisions: &sled::Tree) -> 
             decided.insert(&key.to_be_bytes(), &[]);
         }
     }
+    let mut authors = sled::Batch::default();
+    for (id, action) in latest {
+        if !PERSON_ACTIONS.contains(&action.as_str()) {
+            continue;
+        }
+        let Some(raw) = samples.get(id.0)? else {
+            continue;
+        };
+        let mut s = decode_sample(&raw)?;
+        s.by = Author::Person;
+        if action == "duplicate" {
+            if let Some(d) = &mut s.dup {
+                d.stage = Stage::Human;
+            }
+        }
+        authors.insert(&id.0, serde_json::to_vec(&s)?);
+    }
     history.apply_batch(by_sample)?;
     decisions.apply_batch(decided)?;
+    samples.apply_batch(authors)?;
     Ok(())
 }
 
@@ -781,9 +848,34 @@ mod tests {
     #[test]
     fn a_version_1_store_is_upgraded_with_its_history_indexed() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (sample(1), sample(2));
+        let (mut a, mut b, mut c, mut d) = (sample(1), sample(2), sample(5), sample(7));
+        a.state = State::Certified;
+        b.state = State::Rejected;
+        // A duplicate a person marked, stamped as version 1 did (a perceptual link)...
+        c.state = State::Duplicate;
+        c.dup = Some(DupLink {
+            of: a.id,
+            stage: Stage::Perceptual,
+            distance: 0,
+        });
+        // ...and one dedup marked after a person restored it.
+        d.state = State::Duplicate;
+        d.dup = c.dup;
         {
             let store = Store::open_or_create(dir.path(), &StoreSettings::default()).unwrap();
+            let px = vec![0u8; 32 * 32];
+            let rows: Vec<(Sample, Vec<u8>)> =
+                [&a, &b, &c, &d].map(|s| (s.clone(), px.clone())).into();
+            store.insert_samples(&rows).unwrap();
+            store
+                .append_log(Some(c.id), "duplicate", None, None, None)
+                .unwrap();
+            store
+                .append_log(Some(d.id), "restore", None, None, None)
+                .unwrap();
+            store
+                .append_log(Some(d.id), "dedup", None, None, None)
+                .unwrap();
             store
                 .append_log(Some(a.id), "certify", None, None, None)
                 .unwrap();
@@ -815,6 +907,15 @@ mod tests {
         // The entry that lists samples is a decision undo can find; the others are not.
         let decided: Vec<String> = store.decisions_rev().map(|d| d.unwrap().1.action).collect();
         assert_eq!(decided, ["accept_page"]);
+        // Who decided: a person for the samples whose latest entry is a person's decision.
+        let got = |s: &Sample| store.sample(&s.id).unwrap().unwrap();
+        assert_eq!(got(&a).by, Author::Person);
+        assert_eq!(got(&b).by, Author::Person);
+        assert_eq!(got(&c).by, Author::Person);
+        assert_eq!(got(&c).dup.unwrap().stage, Stage::Human);
+        assert!(got(&c).human_decided());
+        assert_eq!(got(&d).by, Author::Auto, "dedup came last");
+        assert!(!got(&d).human_decided());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! relabel, undo — each written and flushed before it is acknowledged.
 
 use super::queue_view::{Item, QueuesView, QUEUES};
+use crate::pipeline::counts::Counts;
 use crate::pipeline::decide::{self, Decision};
 use crate::store::{Id, QueueName, Store};
 use crate::tui::component::{hint, Component, Hint};
@@ -140,10 +141,7 @@ impl QueuesScreen {
         };
         let applied = decide::decide(&ctx.store, &id, &decision)?;
         self.view.refresh(&ctx.store, &[id])?;
-        out.push_back(Msg::Counted(applied.delta));
-        if let Some(round) = applied.closed {
-            out.push_back(Msg::RoundClosed(round));
-        }
+        flushed(out, applied.delta, applied.closed);
         out.push_back(Msg::Status(format!(
             "{} {} — saved",
             applied.action,
@@ -157,7 +155,7 @@ impl QueuesScreen {
     pub fn undo(&mut self, ctx: &Ctx, out: &mut Msgs) -> Result<()> {
         let u = decide::undo(&ctx.store)?;
         self.view.reload(&ctx.store)?;
-        out.push_back(Msg::Counted(u.delta));
+        flushed(out, u.delta, u.closed);
         out.push_back(Msg::Status(format!(
             "undid {} ({} sample(s))",
             u.action, u.samples
@@ -181,10 +179,7 @@ impl QueuesScreen {
         let applied = decide::accept_page(&ctx.store, name, &page, &exceptions)?;
         self.view.marked.retain(|id| !page.contains(id));
         self.view.refresh(&ctx.store, &page)?;
-        out.push_back(Msg::Counted(applied.delta));
-        if let Some(round) = applied.closed {
-            out.push_back(Msg::RoundClosed(round));
-        }
+        flushed(out, applied.delta, applied.closed);
         out.push_back(Msg::Status(format!(
             "accepted {} sample(s), {} left out — saved",
             applied.samples,
@@ -196,6 +191,14 @@ impl QueuesScreen {
             self.view.cursor = next;
         }
         Ok(())
+    }
+}
+
+/// A decision is flushed: pass on its change of the counters and the round it closed.
+fn flushed(out: &mut Msgs, delta: Counts, closed: Option<u32>) {
+    out.push_back(Msg::Counted(delta));
+    if let Some(round) = closed {
+        out.push_back(Msg::RoundClosed(round));
     }
 }
 
