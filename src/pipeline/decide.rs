@@ -11,6 +11,7 @@ use super::queues::Queue;
 use super::rounds;
 use crate::store::{
     now_millis, Author, DupLink, Id, LogEntry, QueueName, Sample, Stage, State, Store,
+    PERSON_ACTIONS,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -43,18 +44,11 @@ impl Decision {
     }
 }
 
-/// The actions undo can revert.
-const UNDOABLE: [&str; 8] = [
-    "certify",
-    "relabel",
-    "reject",
-    "duplicate",
-    "restore",
-    "accept_page",
-    "balance",
-    "split",
-];
-
+/// The actions undo can revert: a person's decisions, and balance and split (commands
+/// that move samples in bulk).
+fn undoable(action: &str) -> bool {
+    PERSON_ACTIONS.contains(&action) || matches!(action, "balance" | "split")
+}
 /// The decision-relevant fields of a sample, as the log keeps them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -338,7 +332,7 @@ pub fn undo(store: &Store) -> Result<Undone> {
             }
             continue;
         }
-        if UNDOABLE.contains(&e.action.as_str()) && !undone.contains(&key) {
+        if undoable(&e.action) && !undone.contains(&key) {
             target = Some((key, e));
             break;
         }

@@ -678,7 +678,7 @@ fn touched_ids(entry: &LogEntry) -> Vec<Id> {
 }
 
 /// The log actions that are a person's decision (the rest is automation or bookkeeping).
-const PERSON_ACTIONS: [&str; 6] = [
+pub const PERSON_ACTIONS: [&str; 6] = [
     "certify",
     "relabel",
     "reject",
