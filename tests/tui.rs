@@ -407,4 +407,12 @@ fn footer_and_help_follow_the_keymap_and_screens_answer_what_they_list() {
             }
         }
     }
+    // Ctrl-C quits from a popup too.
+    key(&mut app, 'm');
+    assert!(app.popup.is_some());
+    app.handle(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.quit);
 }

@@ -23,7 +23,7 @@ use crate::jobs::{Event as JobEvent, JobId, JobResult, Request, Worker};
 use crate::store::Store;
 use crate::train::backend::Compute;
 use anyhow::Result;
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
 /// Everything the loop feeds the app.
@@ -243,6 +243,11 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) -> Result<()> {
         let action = self.ctx.keymap.action(&key);
+        if key.modifiers.contains(KeyModifiers::CONTROL) && action == Some(Quit) {
+            // Ctrl-C quits from anywhere, a popup included.
+            self.quit = true;
+            return Ok(());
+        }
         if let Some(mut popup) = self.popup.take() {
             if popup.on_key(&key, action, &self.ctx, &mut self.msgs)? {
                 self.popup = Some(popup);
