@@ -144,6 +144,41 @@ fn a_simulated_reviewer_runs_whole_rounds() {
     assert!(r.flags.review_precision > 0.3, "{:?}", r.flags);
 }
 
+/// The simulation ends when what is left open is only what the reviewer already looked at
+/// and left undecided: more rounds for those alone would change nothing.
+#[test]
+fn a_simulation_stops_when_only_left_out_samples_remain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    let oracle = Oracle::load(&tmp.path().join("demo/truth.csv")).unwrap();
+    let cfg = SimConfig {
+        rounds: 12,
+        seed_set: 60,
+        k: 60,
+        l: 20,
+        page: 30,
+        run: small(10, 4),
+        seed: 7,
+    };
+    let never = AtomicBool::new(false);
+    let r =
+        simulate::simulate(&store, &oracle, &Compute::cpu(), &cfg, &mut |_| {}, &never).unwrap();
+    eprintln!("{}", rounds::render_table(&r.rounds));
+    eprintln!("{:?}", r.flags);
+    assert!(r.rounds.len() < 12, "{} rounds", r.rounds.len());
+    // Every round closed, also those whose last accept page was all exceptions.
+    for row in &r.rounds {
+        assert!(row.pipeline_accuracy.is_some(), "round {} open", row.round);
+    }
+    let open = store
+        .samples()
+        .map(|s| s.unwrap())
+        .filter(|s| s.state == State::Unreviewed && s.dup.is_none())
+        .count();
+    // Every round but the last decided something new; what is open was seen and left.
+    assert!(open > 0 && open < 20, "{open} open");
+}
+
 #[test]
 fn bulk_accept_with_exceptions_closes_a_round_and_undo_reopens_it() {
     let tmp = tempfile::tempdir().unwrap();

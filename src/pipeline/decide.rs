@@ -221,6 +221,12 @@ pub fn commit(
     skipped: Vec<Id>,
     undoes: Option<u64>,
 ) -> Result<Applied> {
+    // The samples left out count too: a page of nothing but exceptions can finish a queue.
+    let ids: Vec<Id> = after
+        .iter()
+        .map(|s| s.id)
+        .chain(skipped.iter().copied())
+        .collect();
     let entry = LogEntry {
         time: now_millis(),
         sample: (after.len() == 1).then(|| after[0].id),
@@ -237,7 +243,6 @@ pub fn commit(
         round: store.latest_round()?,
     };
     let key = store.commit(before, after, &entry)?;
-    let ids: Vec<Id> = after.iter().map(|s| s.id).collect();
     let closed = rounds::refresh(store, &ids)?;
     Ok(Applied {
         key,

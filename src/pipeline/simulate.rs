@@ -142,11 +142,16 @@ pub fn simulate(
         }
     }
 
+    // Samples the reviewer looked at and left undecided (the oracle does not know them, or
+    // they sat in the accept queue with a wrong label): a round for them alone changes
+    // nothing, so they do not keep the simulation going.
+    let mut left_out: HashSet<Id> = HashSet::new();
     for _ in 0..cfg.rounds {
         let open = store
             .samples()
             .filter_map(|s| s.ok())
             .filter(|s| s.state == State::Unreviewed && s.dup.is_none())
+            .filter(|s| !left_out.contains(&s.id))
             .count();
         if open == 0 {
             break;
@@ -167,6 +172,7 @@ pub fn simulate(
                 }
                 None => {
                     decide::accept_page(store, REVIEW, &[], &[*id])?;
+                    left_out.insert(*id);
                 }
             }
             decisions += 1;
@@ -185,6 +191,7 @@ pub fn simulate(
                 }
             }
             decide::accept_page(store, ACCEPT, page, &exceptions)?;
+            left_out.extend(exceptions);
             decisions += 1;
         }
     }
