@@ -205,6 +205,56 @@ fn gan_speed(compute: &Compute, iters: usize) -> serde_json::Value {
     serde_json::json!({"backend": compute.label(), "hold_it_s": hold, "adversarial_it_s": adv})
 }
 
+/// The same network, batch and sample count in PyTorch (`benches/torch_reference.py`), when
+/// the Python named by `THRESH_TORCH_PYTHON` (default `python3`) has torch; `None` (and a
+/// line saying why) otherwise. Not run in CI.
+fn torch_reference(n: usize, epochs: usize) -> Option<serde_json::Value> {
+    let python = std::env::var("THRESH_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_reference.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .args(["--n", &n.to_string(), "--epochs", &epochs.to_string()])
+        .args(["--threads", &rayon::current_num_threads().to_string()])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            match serde_json::from_str(text.lines().last().unwrap_or("")) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    println!("PyTorch reference: unreadable output ({e}): {text}");
+                    None
+                }
+            }
+        }
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            println!(
+                "PyTorch reference skipped: {python} {script} failed: {}",
+                err.lines().last().unwrap_or("")
+            );
+            None
+        }
+        Err(e) => {
+            println!("PyTorch reference skipped: cannot run {python}: {e}");
+            None
+        }
+    }
+}
+
+/// thresh and PyTorch side by side, as ratios (above 1 = thresh slower / scores slower).
+fn side_by_side(thresh: &serde_json::Value, torch: &serde_json::Value) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let (te, pe) = (f(thresh, "epoch_s"), f(torch, "epoch_s"));
+    let (ts, ps) = (f(thresh, "score_samples_s"), f(torch, "score_per_s"));
+    println!(
+        "side by side ({} threads each): epoch thresh {te:.2} s vs PyTorch {pe:.2} s = {:.2}x; scoring thresh {ts:.0} vs PyTorch {ps:.0} samples/s = {:.2}x PyTorch's rate",
+        torch["threads"],
+        te / pe,
+        ts / ps
+    );
+}
+
 fn main() {
     let sections =
         std::env::var("THRESH_BENCH_TRAIN").unwrap_or_else(|_| "speed,quality,seed,gan".into());
@@ -214,7 +264,12 @@ fn main() {
     );
     let mut out = serde_json::Map::new();
     if sections.contains("speed") {
-        let mut rows = vec![speed(&Compute::cpu(), 2000, 3)];
+        let cpu = speed(&Compute::cpu(), 2000, 3);
+        if let Some(torch) = torch_reference(2000, 3) {
+            side_by_side(&cpu, &torch);
+            out.insert("torch".into(), torch);
+        }
+        let mut rows = vec![cpu];
         for a in backend::wgpu_adapters() {
             if a.software {
                 println!(
