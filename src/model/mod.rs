@@ -9,7 +9,7 @@ mod seeded;
 
 pub use seeded::seeded;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -156,20 +156,106 @@ impl Classifier {
     }
 }
 
+/// A convolution followed by an inference-mode BatchNorm, as one convolution with a bias:
+/// `w' = w·γ/√(var+ε)` per output channel, `b' = β + (b − mean)·γ/√(var+ε)`.
+fn fold(conv: &Conv2d, bn: &BatchNorm) -> Conv2d {
+    let w = conv.weight.val();
+    let [o, ..] = w.dims();
+    let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+    let bias = match &conv.bias {
+        Some(b) => b.val(),
+        None => scale.zeros_like(),
+    };
+    let mut out = conv.clone();
+    out.bias = Some(Param::from_tensor(
+        bn.beta.val() + (bias - bn.running_mean.value()) * scale.clone(),
+    ));
+    out.weight = Param::from_tensor(w * scale.reshape([o, 1, 1, 1]));
+    out
+}
+
+/// The classifier for inference (scoring, evaluation) with every BatchNorm folded into the
+/// convolution before it: the same outputs as `Classifier::forward` without autodiff, and
+/// no per-layer normalisation pass over the activations.
+#[derive(Module, Debug)]
+pub struct Folded {
+    stem: Conv2d,
+    pool: MaxPool2d,
+    blocks: Vec<FoldedBottleneck>,
+    gap: AdaptiveAvgPool2d,
+    head: Linear,
+}
+
+#[derive(Module, Debug)]
+struct FoldedBottleneck {
+    c1: Conv2d,
+    c2: Conv2d,
+    c3: Conv2d,
+    proj: Option<Conv2d>,
+}
+
+impl Classifier {
+    /// This classifier with its BatchNorms folded (their running statistics), for inference.
+    pub fn folded(&self) -> Folded {
+        Folded {
+            stem: fold(&self.stem, &self.bn),
+            pool: self.pool.clone(),
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| FoldedBottleneck {
+                    c1: fold(&b.c1, &b.b1),
+                    c2: fold(&b.c2, &b.b2),
+                    c3: fold(&b.c3, &b.b3),
+                    proj: match (&b.proj, &b.proj_bn) {
+                        (Some(p), Some(bn)) => Some(fold(p, bn)),
+                        _ => None,
+                    },
+                })
+                .collect(),
+            gap: self.gap.clone(),
+            head: self.head.clone(),
+        }
+    }
+}
+
+impl Folded {
+    /// Logits, as `Classifier::forward` gives them in inference mode.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = (x - 0.5) * 2.0;
+        let mut y = self.pool.forward(relu(self.stem.forward(x)));
+        for b in &self.blocks {
+            let shortcut = match &b.proj {
+                Some(p) => p.forward(y.clone()),
+                None => y.clone(),
+            };
+            let z = relu(b.c1.forward(y));
+            let z = relu(b.c2.forward(z));
+            y = relu(b.c3.forward(z) + shortcut);
+        }
+        self.head.forward(self.gap.forward(y).flatten(1, 3))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
 
-    #[test]
-    fn reference_shapes() {
-        let d = Device::flex();
-        let cfg = ClassifierConfig {
+    /// A narrow two-block classifier: quick, same structure as the reference.
+    fn small() -> ClassifierConfig {
+        ClassifierConfig {
             classes: 10,
             channels: 1,
             width: 8,
             blocks: 2,
-        };
+        }
+    }
+
+    #[test]
+    fn reference_shapes() {
+        let d = Device::flex();
+        let cfg = small();
         let m = cfg.init(&d);
         let x = Tensor::<4>::from_data(
             TensorData::new(vec![0.5f32; 3 * 32 * 32], [3, 1, 32, 32]),
@@ -182,6 +268,60 @@ mod tests {
             &d,
         );
         assert_eq!(rgb.forward(x).dims(), [2, 10]);
+    }
+
+    /// Folding the BatchNorms gives the classifier's inference outputs (with non-trivial
+    /// statistics and affine parameters in every norm).
+    #[test]
+    fn folded_batch_norms_give_the_same_logits() {
+        use burn::module::RunningState;
+        let d = Device::flex();
+        let cfg = small();
+        let mut m = cfg.init(&d);
+        let mut k = 0usize;
+        let mut perturb = |bn: &mut BatchNorm| {
+            let n = bn.gamma.dims()[0];
+            let v = |a: f32, b: f32, k: usize| -> Tensor<1> {
+                let vals: Vec<f32> = (0..n)
+                    .map(|i| a + b * (((i + k) * 7 % 11) as f32 / 11.0))
+                    .collect();
+                Tensor::<1>::from_data(TensorData::new(vals, [n]), &d)
+            };
+            bn.gamma = Param::from_tensor(v(0.5, 1.0, k));
+            bn.beta = Param::from_tensor(v(-0.3, 0.6, k + 1));
+            bn.running_mean = RunningState::new(v(-0.2, 0.4, k + 2));
+            bn.running_var = RunningState::new(v(0.3, 2.0, k + 3));
+            k += 4;
+        };
+        perturb(&mut m.bn);
+        for b in &mut m.blocks {
+            perturb(&mut b.b1);
+            perturb(&mut b.b2);
+            perturb(&mut b.b3);
+            if let Some(bn) = &mut b.proj_bn {
+                perturb(bn);
+            }
+        }
+        let n = 4 * 32 * 32;
+        let px: Vec<f32> = (0..n).map(|i| ((i * 31 % 97) as f32) / 96.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(px, [4, 1, 32, 32]), &d);
+        let a = m
+            .forward(x.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b = m
+            .folded()
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(a.len(), 40);
+        let spread = a.iter().fold(0f32, |s, v| s.max(v.abs()));
+        assert!(spread > 0.1, "logits too flat to compare: {a:?}");
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-3 * (1.0 + p.abs()), "{p} vs {q}");
+        }
     }
 
     /// The 1x1 convolution as a matmul gives the convolution's output and the same

@@ -32,10 +32,17 @@ pub fn logits(
 ) -> Result<(Vec<f32>, usize), TrainError> {
     let mut out = Vec::new();
     let idx: Vec<usize> = (0..data.len()).collect();
+    // Without autodiff the BatchNorms run on their running statistics: fold them into the
+    // convolutions once instead of a normalisation pass per layer and batch.
+    let folded = (!device.is_autodiff()).then(|| model.folded());
     for chunk in idx.chunks(batch.max(1)) {
         let imgs: Vec<_> = chunk.iter().map(|&i| &data.images[i]).collect();
         let x = super::fit::images_tensor(&imgs, device);
-        let rows = model.forward(x).into_data().try_to_vec::<f32>();
+        let logits = match &folded {
+            Some(f) => f.forward(x),
+            None => model.forward(x),
+        };
+        let rows = logits.into_data().try_to_vec::<f32>();
         out.extend(rows.map_err(|e| {
             TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
         })?);
