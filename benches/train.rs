@@ -208,13 +208,14 @@ fn gan_speed(compute: &Compute, iters: usize) -> serde_json::Value {
 /// The same network, batch and sample count in PyTorch (`benches/torch_reference.py`), when
 /// the Python named by `THRESH_TORCH_PYTHON` (default `python3`) has torch; `None` (and a
 /// line saying why) otherwise. Not run in CI.
-fn torch_reference(n: usize, epochs: usize) -> Option<serde_json::Value> {
+fn torch_reference(n: usize, epochs: usize, gan_iters: usize) -> Option<serde_json::Value> {
     let python = std::env::var("THRESH_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_reference.py");
     let out = std::process::Command::new(&python)
         .arg(script)
         .args(["--n", &n.to_string(), "--epochs", &epochs.to_string()])
         .args(["--threads", &rayon::current_num_threads().to_string()])
+        .args(["--gan-iters", &gan_iters.to_string()])
         .output();
     match out {
         Ok(o) if o.status.success() => {
@@ -265,7 +266,7 @@ fn main() {
     let mut out = serde_json::Map::new();
     if sections.contains("speed") {
         let cpu = speed(&Compute::cpu(), 2000, 3);
-        if let Some(torch) = torch_reference(2000, 3) {
+        if let Some(torch) = torch_reference(2000, 3, 0) {
             side_by_side(&cpu, &torch);
             out.insert("torch".into(), torch);
         }
@@ -306,7 +307,22 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(40);
-        out.insert("gan".into(), gan_speed(&Compute::cpu(), iters));
+        let gan = gan_speed(&Compute::cpu(), iters);
+        // The same GAN in PyTorch (a short classifier pass comes with it).
+        if let Some(torch) = torch_reference(500, 1, iters) {
+            let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "GAN side by side: thresh {:.2} / {:.2} it/s vs PyTorch {:.2} / {:.2} it/s (γ = 0 / with the classifier term) = {:.2}x / {:.2}x PyTorch's rate",
+                f(&gan, "hold_it_s"),
+                f(&gan, "adversarial_it_s"),
+                f(&torch, "gan_hold_it_s"),
+                f(&torch, "gan_adversarial_it_s"),
+                f(&gan, "hold_it_s") / f(&torch, "gan_hold_it_s"),
+                f(&gan, "adversarial_it_s") / f(&torch, "gan_adversarial_it_s"),
+            );
+            out.insert("torch_gan".into(), torch);
+        }
+        out.insert("gan".into(), gan);
     }
     out.insert("bench".into(), "train".into());
     println!("{}", serde_json::Value::Object(out));
