@@ -181,6 +181,12 @@ fn small_terminal_help_overlay_and_screens() {
     let (store, _) = demo_store(tmp.path(), 120);
     rounds::seed_set(&store, 10, 1).unwrap();
     let mut app = app(store);
+    // The start-up count does not hide the compute notice.
+    assert!(
+        app.ctx.status.starts_with("training on"),
+        "{}",
+        app.ctx.status
+    );
     let t = render(&mut app, 80, 24);
     let s = text(&t);
     assert!(s.contains("thresh"), "{s}");

@@ -119,7 +119,11 @@ impl App {
             compute,
             store_worker: Worker::start_numbered(Compute::cpu().device, STORE_JOBS),
         };
+        // The count runs behind the header's "counting…"; the status line keeps the compute
+        // notice (a missing GPU, the device chosen).
+        let notice = app.ctx.status.clone();
         app.run_task(Task::Counts);
+        app.ctx.status = notice;
         app.sync();
         Ok(app)
     }
