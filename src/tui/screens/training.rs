@@ -46,12 +46,11 @@ pub struct JobView {
 impl JobView {
     /// The job's progress over all its epochs, 0 to 1.
     pub fn progress(&self) -> f64 {
-        let j = self;
-        if j.epochs == 0 || j.steps == 0 {
+        if self.epochs == 0 || self.steps == 0 {
             return 0.0;
         }
-        ((j.epoch.saturating_sub(1) as f64 + j.step as f64 / j.steps as f64) / j.epochs as f64)
-            .clamp(0.0, 1.0)
+        let done = self.epoch.saturating_sub(1) as f64 + self.step as f64 / self.steps as f64;
+        (done / self.epochs as f64).clamp(0.0, 1.0)
     }
 
     pub fn on_train_event(&mut self, event: TrainEvent) {
