@@ -49,11 +49,6 @@ impl Hint {
                 .join(if all { " " } else { "" }),
         }
     }
-
-    /// Does this hint name `action`? (Tests check every listed action is answered.)
-    pub fn names(&self, action: Action) -> bool {
-        matches!(self.keys, Keys::Bound(a) if a.contains(&action))
-    }
 }
 
 /// A screen: one tab of the UI.

@@ -4,7 +4,7 @@
 
 use crate::jobs::JobId;
 use crate::train::gan::GanEvent;
-use crate::train::{RunConfig, TrainEvent};
+use crate::train::TrainEvent;
 use crate::tui::component::Component;
 use crate::tui::context::Ctx;
 use crate::tui::keymap::Action;
@@ -33,7 +33,6 @@ pub struct JobView {
     /// Per epoch: (train loss, train acc, val acc).
     pub history: Vec<(f32, f32, f32)>,
     pub outcome: String,
-    pub config: Option<RunConfig>,
     /// GAN: (iteration, D loss, G loss) every few iterations, γ now, and fresh samples per
     /// class from the latest check.
     pub gan_losses: Vec<(usize, f32, f32)>,
