@@ -54,6 +54,8 @@ enum Outcome {
         source: Source,
         id: Id,
         image: decode::Normalised,
+        /// The sample is stored but lost its pixels: write only those.
+        repair: bool,
     },
     Known {
         source: Source,
@@ -122,9 +124,13 @@ pub fn import_items(
     Ok(report)
 }
 
-/// A sample with its pixels (one without is decoded again and repaired).
-fn stored_whole(store: &Store, id: &Id) -> Result<bool> {
-    Ok(store.contains(id)? && store.has_pixels(id)?)
+/// Is `id` stored: `None` no; `Some(true)` with its pixels; `Some(false)` without them (an
+/// old interrupted import: decoded again, the pixels repaired).
+fn stored(store: &Store, id: &Id) -> Result<Option<bool>> {
+    Ok(match store.contains(id)? {
+        false => None,
+        true => Some(store.has_pixels(id)?),
+    })
 }
 
 /// Read, hash and (when the bytes are new to the store) decode one item. Runs on rayon.
@@ -144,11 +150,18 @@ fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcom
                 path: display.clone(),
                 given: given.clone(),
             };
-            if stored_whole(store, &id)? {
-                return Ok(Outcome::Known { source, id });
-            }
+            let repair = match stored(store, &id)? {
+                Some(true) => return Ok(Outcome::Known { source, id }),
+                Some(false) => true,
+                None => false,
+            };
             match decode::decode_file(&bytes, size, channels) {
-                Ok(image) => Ok(Outcome::New { source, id, image }),
+                Ok(image) => Ok(Outcome::New {
+                    source,
+                    id,
+                    image,
+                    repair,
+                }),
                 Err(e) => skip(display, e.kind, e.reason),
             }
         }
@@ -164,11 +177,18 @@ fn examine(store: &Store, item: &Item, size: u32, channels: u8) -> Result<Outcom
                 path: path.clone(),
                 given: given.clone(),
             };
-            if stored_whole(store, &id)? {
-                return Ok(Outcome::Known { source, id });
-            }
+            let repair = match stored(store, &id)? {
+                Some(true) => return Ok(Outcome::Known { source, id }),
+                Some(false) => true,
+                None => false,
+            };
             match decode::from_gray(pixels, *width, *height, size, channels) {
-                Some(image) => Ok(Outcome::New { source, id, image }),
+                Some(image) => Ok(Outcome::New {
+                    source,
+                    id,
+                    image,
+                    repair,
+                }),
                 None => skip(
                     path.clone(),
                     SkipKind::BadRecord,
@@ -215,7 +235,12 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
     for outcome in outcomes {
         match outcome {
             Outcome::Skip(s) => report.skipped.push(s),
-            Outcome::New { source, id, image } if store.contains(&id)? => {
+            Outcome::New {
+                source,
+                id,
+                image,
+                repair: true,
+            } => {
                 // Stored without pixels: give them back, keep the record (and any decision).
                 if !store.has_pixels(&id)? {
                     store.repair_pixels(&id, &image.pixels)?;
@@ -223,7 +248,9 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
                 }
                 known(store, source, id, report)?;
             }
-            Outcome::New { source, id, image } => {
+            Outcome::New {
+                source, id, image, ..
+            } => {
                 if let Some(&i) = fresh_index.get(&id) {
                     add_source(&mut fresh[i].0, source, report);
                     continue;
