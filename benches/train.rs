@@ -6,7 +6,8 @@
 //! - gan: conditional-GAN iterations/s (`THRESH_BENCH_GAN_ITERS`, default 40).
 //!
 //! `THRESH_BENCH_TRAIN=speed,quality,seed` (default) picks sections;
-//! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30).
+//! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30); `THRESH_BENCH_KIND=shapes`
+//! runs quality and seed on the colour demo (64 px RGB, photos preset) instead of the numerals.
 
 mod common;
 
@@ -72,9 +73,9 @@ fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
     serde_json::json!({"backend": compute.label(), "samples": n, "epoch_s": epoch, "first_epoch_s": secs[0], "score_samples_s": score_rate})
 }
 
-/// The demo imported and deduplicated, with its truth file.
+/// The demo (`THRESH_BENCH_KIND`) imported and deduplicated, with its truth file.
 fn demo_store(n: usize) -> (common::Setup, Truth) {
-    let (s, _) = common::setup(n);
+    let (s, _) = common::setup_of(n, common::bench_kind());
     dedup::dedup(&s.store, Params::default()).expect("dedup");
     let truth = Truth::load(&s.out.join("truth.csv")).expect("truth");
     (s, truth)
@@ -109,7 +110,7 @@ fn quality() -> serde_json::Value {
     let (setup, truth) = demo_store(2000);
     let store = setup.store;
     let plan = Plan::from_store(&store, Mode::Crossval, None, 7).expect("plan");
-    let mut cfg = RunConfig::new(10, 1);
+    let mut cfg = RunConfig::for_store(store.meta());
     cfg.train.epochs = epochs_cap();
     let t = Instant::now();
     let never = AtomicBool::new(false);
@@ -139,14 +140,14 @@ fn seed_mode() -> serde_json::Value {
     for id in &seed.ids {
         let mut s = store.sample(id).expect("read").expect("sample");
         let t = truth.label_of(&s.sources[0].path).unwrap_or("").to_string();
-        if demo::CLASSES.contains(&t.as_str()) {
+        if store.meta().classes.contains(&t) {
             s.label = Some(t);
             s.state = State::Certified;
             store.put_sample(&s).expect("write");
         }
     }
     let plan = Plan::from_store(&store, Mode::Seed, None, 7).expect("plan");
-    let mut cfg = RunConfig::new(10, 1);
+    let mut cfg = RunConfig::for_store(store.meta());
     cfg.train.epochs = epochs_cap();
     let never = AtomicBool::new(false);
     let o = train::run(

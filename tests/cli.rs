@@ -140,6 +140,8 @@ fn import_json_lists_skipped_files() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["added"], 1);
+    assert_eq!(v["store"]["size"], 32);
+    assert_eq!(v["store"]["channels"], 1);
     assert_eq!(v["skipped"][0]["kind"], "not-image");
     assert!(v["skipped"][0]["path"]
         .as_str()

@@ -14,6 +14,7 @@ fn generate(dir: &Path, n: usize, seed: u64) -> demo::DemoReport {
         out: dir.to_path_buf(),
         n,
         seed,
+        ..Default::default()
     })
     .unwrap()
 }
@@ -186,4 +187,17 @@ fn dedup_on_the_demo_meets_the_measured_quality() {
         "radius 0 mixed distinct images"
     );
     assert_eq!(q0.exact_found, q0.exact_total);
+}
+
+/// The colour demo (textured shapes, mixed sizes) through the same dedup: every exact copy,
+/// and near copies of every kind, measured against its truth file.
+#[test]
+fn dedup_on_the_colour_demo_meets_the_measured_quality() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, truth) = common::demo_store_of(tmp.path(), 2000, 7, demo::Kind::Shapes);
+    let samples = store.samples_by_seq().unwrap();
+    let q = quality::measure(&truth, &samples, &quality::stored_groups(&samples));
+    eprintln!("colour demo dedup: {q:?}");
+    assert_eq!(q.exact_found, q.exact_total);
+    assert!(q.precision >= 0.95, "precision {:.3}", q.precision);
 }

@@ -301,3 +301,118 @@ fn an_import_killed_between_its_writes_is_completed_by_the_next() {
     let seqs: std::collections::HashSet<u64> = samples.iter().map(|s| s.seq).collect();
     assert_eq!(seqs.len(), samples.len(), "import numbers are unique");
 }
+
+/// The formats of real folders (files made with Pillow, in tests/assets/formats): EXIF
+/// orientation applied, CMYK JPEG, palette and 16-bit PNG, alpha flattened on the border
+/// colour, WebP — each imported into an RGB store as a viewer would show it; TIFF refused
+/// with its reason.
+#[test]
+fn real_world_formats_import_as_a_viewer_shows_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/assets/formats");
+    for e in std::fs::read_dir(&assets).unwrap() {
+        let p = e.unwrap().path();
+        write(
+            &root.join("all").join(p.file_name().unwrap()),
+            &std::fs::read(&p).unwrap(),
+        );
+    }
+    let settings = StoreSettings {
+        size: 24,
+        channels: 3,
+        augment: None,
+    };
+    let mut store = Store::open_or_create(&tmp.path().join("store"), &settings).unwrap();
+    let r = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+    assert!(r.skipped[0].path.ends_with("photo.tiff"));
+    assert_eq!(r.skipped[0].kind, SkipKind::UnsupportedFormat);
+    assert!(
+        r.skipped[0].reason.contains("Tiff"),
+        "{}",
+        r.skipped[0].reason
+    );
+    assert_eq!(r.added, 6);
+    let by_name = |name: &str| {
+        let s = store
+            .samples_by_seq()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.sources[0].path.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not imported"));
+        let px = store.pixels(&s.id).unwrap().unwrap();
+        (s, px)
+    };
+    let at = |px: &[u8], x: usize, y: usize| -> [u8; 3] {
+        let i = (y * 24 + x) * 3;
+        [px[i], px[i + 1], px[i + 2]]
+    };
+    let reddish = |p: [u8; 3]| p[0] > 150 && p[2] < 90;
+    let bluish = |p: [u8; 3]| p[2] > 150 && p[0] < 90;
+    // Each picture is 24x12: red left half, blue right half (letterboxed into 24x24, so
+    // the picture fills rows 6..18).
+    for name in ["cmyk.jpg", "palette.png", "photo.webp"] {
+        let (s, px) = by_name(name);
+        assert_eq!((s.width, s.height), (24, 12), "{name}");
+        assert!(reddish(at(&px, 3, 12)), "{name}: {:?}", at(&px, 3, 12));
+        assert!(bluish(at(&px, 20, 12)), "{name}: {:?}", at(&px, 20, 12));
+    }
+    // EXIF orientation 6 turns the picture upright: 12 wide, 24 tall, red on top.
+    let (s, px) = by_name("exif-rotate-90.jpg");
+    assert_eq!((s.width, s.height), (12, 24));
+    assert!(reddish(at(&px, 12, 3)), "{:?}", at(&px, 12, 3));
+    assert!(bluish(at(&px, 12, 20)), "{:?}", at(&px, 12, 20));
+    // 16-bit gray: a left-to-right ramp survives as 8-bit gray.
+    let (_, px) = by_name("gray16.png");
+    assert!(
+        at(&px, 1, 12)[0] < 40 && at(&px, 22, 12)[0] > 200,
+        "{:?}",
+        &px[..9]
+    );
+    // The transparent right half is flattened on the border as it looks on white — not
+    // the black stored under it.
+    let (_, px) = by_name("alpha.png");
+    assert!(reddish(at(&px, 3, 12)), "{:?}", at(&px, 3, 12));
+    let right = at(&px, 20, 12);
+    assert!(right.iter().all(|&c| c > 150), "{right:?}");
+}
+
+/// Symbolic links are followed, a loop is walked once and named, and a file whose name is
+/// not UTF-8 is imported all the same.
+#[cfg(unix)]
+#[test]
+fn symlinks_loops_and_non_utf8_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    write(&root.join("cat/a.png"), &png(8, 8, |x, _| x as u8 * 30));
+    let elsewhere = tmp.path().join("elsewhere/dog");
+    write(&elsewhere.join("b.png"), &png(8, 8, |_, y| y as u8 * 30));
+    std::os::unix::fs::symlink(&elsewhere, root.join("dog")).unwrap();
+    std::os::unix::fs::symlink(&root, root.join("cat/loop")).unwrap();
+    let odd = root
+        .join("cat")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.png"));
+    write(&odd, &png(8, 8, |x, y| (x * y) as u8 * 4));
+    let mut store = open(tmp.path());
+    let r = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!(r.added, 3, "{:?}", r.skipped);
+    assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+    assert!(r.skipped[0].path.ends_with("cat/loop"), "{:?}", r.skipped);
+    assert!(
+        r.skipped[0].reason.contains("symlink loop"),
+        "{:?}",
+        r.skipped
+    );
+    let labels: Vec<_> = store
+        .samples_by_seq()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.label.unwrap())
+        .collect();
+    assert_eq!(labels.iter().filter(|l| *l == "dog").count(), 1);
+    // Imported again: nothing new, and the loop is named again rather than walked.
+    let again = ingest::import(&mut store, &root, Format::Folder, &no_progress).unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 3));
+}

@@ -121,14 +121,15 @@ fn gan_samples_wait_for_approval() {
     assert!(err.to_string().contains("corrupt or was replaced"), "{err}");
 }
 
-/// The GAN draws 32x32 images: a store of another size is refused in one line, before any
-/// work (it used to panic inside the discriminator).
+/// The GAN draws squares of 3 or 4 times a power of two: a store of another size is refused
+/// in one line, before any work (it used to panic inside the discriminator).
 #[test]
 fn the_gan_refuses_a_store_it_cannot_draw() {
     let tmp = tempfile::tempdir().unwrap();
     let settings = thresh::store::StoreSettings {
-        size: 64,
+        size: 40,
         channels: 1,
+        augment: None,
     };
     let mut store = thresh::store::Store::open_or_create(tmp.path(), &settings).unwrap();
     store.add_classes(["a", "b"]).unwrap();
@@ -138,12 +139,12 @@ fn the_gan_refuses_a_store_it_cannot_draw() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("the GAN draws 32x32 images and this store holds 64x64 ones"),
+        err.starts_with("the GAN draws squares of 4 or 3 times a power of two (32, 64, 96, 128) and this store holds 40x40 images"),
         "{err}"
     );
     assert!(!err.contains('\n'));
     let err = synth::generate(&store, &compute, 1, None, 0.7).unwrap_err();
-    assert!(err.to_string().contains("64x64"), "{err}");
+    assert!(err.to_string().contains("40x40"), "{err}");
 }
 
 #[test]

@@ -6,79 +6,21 @@
 mod common;
 
 use common::demo_store;
-use ratatui::backend::TestBackend;
+use common::ui::{app, code, key, render, settle, text};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
-use ratatui::Terminal;
 use std::time::{Duration, Instant};
 use thresh::pipeline::queues::{Queue, CERTIFY};
 use thresh::pipeline::rounds;
-use thresh::store::{QueueName, State, Store};
+use thresh::store::{QueueName, State};
 use thresh::train::backend::Compute;
 use thresh::tui::app::{App, AppEvent};
 use thresh::tui::component::Keys;
 use thresh::tui::keymap::Action;
 use thresh::tui::keymap::Keymap;
 use thresh::tui::screens::{Screen, SCREENS};
+use thresh::tui::thumb;
 use thresh::tui::thumb::Palette;
-use thresh::tui::{draw, thumb};
-
-fn app(store: Store) -> App {
-    let mut a = App::new(
-        store,
-        Keymap::default_map(),
-        Compute::cpu(),
-        Palette::Ansi256,
-    )
-    .unwrap();
-    settle(&mut a);
-    a
-}
-
-/// Feed the app the events of its store tasks until none runs (the start-up count, a
-/// dedup, ...); fails after 60 s.
-fn settle(app: &mut App) {
-    let started = Instant::now();
-    while !app.ctx.store_tasks.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{:?} still running",
-            app.ctx.store_tasks
-        );
-        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
-            app.handle(AppEvent::Job(e));
-        }
-    }
-}
-
-fn key(app: &mut App, c: char) {
-    app.handle(AppEvent::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::NONE,
-    )));
-}
-
-fn code(app: &mut App, c: KeyCode) {
-    app.handle(AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE)));
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw::draw(f, app)).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
-}
 
 #[test]
 fn the_grid_shows_thumbnails_and_labels_of_the_certify_queue() {

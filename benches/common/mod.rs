@@ -16,19 +16,39 @@ pub struct Setup {
 
 /// `n` demo files (seed 7) imported into a new store; also the import's wall seconds.
 pub fn setup(n: usize) -> (Setup, f64) {
+    setup_of(n, demo::Kind::Numerals)
+}
+
+/// `THRESH_BENCH_KIND`: which demo the quality benches run on (numerals, the default, or
+/// shapes).
+pub fn bench_kind() -> demo::Kind {
+    match std::env::var("THRESH_BENCH_KIND").as_deref() {
+        Ok("shapes") => demo::Kind::Shapes,
+        _ => demo::Kind::Numerals,
+    }
+}
+
+/// `n` files of the `kind` demo (seed 7) imported into a new store shaped from them, as
+/// `thresh demo` does; also the import's wall seconds.
+pub fn setup_of(n: usize, kind: demo::Kind) -> (Setup, f64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo");
     demo::generate(&DemoConfig {
         out: out.clone(),
         n,
         seed: 7,
+        kind,
     })
     .expect("demo");
+    let (items, ignored) = ingest::sources::collect(&out, Format::Folder).expect("collect");
+    let choice = ingest::shape::choose(&items, &Default::default());
     let mut store =
-        Store::open_or_create(&dir.path().join("store"), &StoreSettings::default()).expect("store");
-    store.add_classes(demo::CLASSES).expect("classes");
+        Store::open_or_create(&dir.path().join("store"), &choice.settings).expect("store");
+    store
+        .add_classes(kind.classes().iter().copied())
+        .expect("classes");
     let t = Instant::now();
-    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).expect("import");
+    ingest::import_items(&mut store, items, ignored, &|_, _| {}).expect("import");
     let secs = t.elapsed().as_secs_f64();
     (
         Setup {

@@ -9,10 +9,11 @@ mod train;
 
 use crate::dedup::{self, verify::DEFAULT_MIN_SIMILARITY, Params, DEFAULT_RADIUS};
 use crate::demo::{self, DemoConfig};
+use crate::ingest::shape::{self, Overrides};
 use crate::ingest::{self, Format, ImportReport};
-use crate::store::{Store, StoreSettings};
+use crate::store::Store;
 use crate::train::backend::BackendChoice;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -39,7 +40,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Generate the Roman-numeral demo dataset, import it and find its duplicates.
+    /// Generate a demo dataset (Roman numerals, or colour shapes), import it and find its
+    /// duplicates.
     Demo {
         /// Where to write the demo images and truth.csv.
         #[arg(long, default_value = "thresh-demo")]
@@ -49,6 +51,10 @@ pub enum Command {
         n: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// numerals: 32x32 gray handwritten-style I–X; shapes: colour textured shapes,
+        /// mostly 64x64.
+        #[arg(long, value_enum, default_value_t = demo::Kind::Numerals)]
+        kind: demo::Kind,
         /// Do not open the review UI afterwards.
         #[arg(long)]
         no_tui: bool,
@@ -58,12 +64,20 @@ pub enum Command {
         path: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Auto)]
         format: Format,
-        /// Side of the normalised square image (new stores only).
-        #[arg(long, default_value_t = 32)]
-        size: u32,
-        /// Keep colour (new stores only; default gray).
+        /// Side of the normalised square image (new stores; default: chosen from the
+        /// images, the smallest of 32/64/96/128 that keeps most of their detail).
         #[arg(long)]
+        size: Option<u32>,
+        /// Keep colour (new stores; default: colour when the images are not gray).
+        #[arg(long, conflicts_with = "gray")]
         rgb: bool,
+        /// Store gray (new stores).
+        #[arg(long)]
+        gray: bool,
+        /// The store's default augmentation preset (default: numerals for 32 px gray
+        /// drawings, photos otherwise). On an existing store this changes the default.
+        #[arg(long, value_enum)]
+        augment: Option<crate::augment::Preset>,
     },
     /// Find exact and near duplicates and group them.
     Dedup {
@@ -184,11 +198,12 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
             n,
             seed,
+            kind,
             no_tui,
         } => cmd_demo(
             &cli.store,
             cli.json,
-            DemoConfig { out, n, seed },
+            DemoConfig { out, n, seed, kind },
             no_tui,
             cli.backend,
         ),
@@ -197,14 +212,19 @@ pub fn run(cli: Cli) -> Result<()> {
             format,
             size,
             rgb,
+            gray,
+            augment,
         } => {
-            let settings = StoreSettings {
+            let overrides = Overrides {
                 size,
-                channels: if rgb { 3 } else { 1 },
+                colour: match (rgb, gray) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                augment,
             };
-            let mut store = Store::open_or_create(&cli.store, &settings)?;
-            let report = import_with_bar(&mut store, &path, format)?;
-            print_import(&report, cli.json)
+            cmd_import(&cli.store, &path, format, &overrides, cli.json)
         }
         Command::Dedup {
             distance,
@@ -331,10 +351,28 @@ fn cmd_demo(
     no_tui: bool,
     backend: BackendChoice,
 ) -> Result<()> {
+    // A store of another shape is refused before any file is written.
+    let fresh = !Store::exists(store_dir);
+    if !fresh {
+        let meta = Store::open(store_dir)?.meta().clone();
+        let (size, channels) = cfg.kind.shape();
+        if (meta.size, meta.channels) != (size, channels) {
+            bail!(
+                "the store at {} is {}, and the {:?} demo needs a {size} px {} store: pass another --store",
+                store_dir.display(),
+                meta.shape(),
+                cfg.kind,
+                if channels == 3 { "RGB" } else { "gray" }
+            );
+        }
+    }
     let report = demo::generate(&cfg)?;
-    let mut store = Store::open_or_create(store_dir, &StoreSettings::default())?;
-    store.add_classes(demo::CLASSES)?;
-    let import = import_with_bar(&mut store, &cfg.out, Format::Folder)?;
+    let (items, ignored) = ingest::sources::collect(&cfg.out, Format::Folder)?;
+    // A new store takes its shape from the demo's images, as it would from a user's folder.
+    let choice = shape::choose(&items, &Overrides::default());
+    let mut store = Store::open_or_create(store_dir, &choice.settings)?;
+    store.add_classes(cfg.kind.classes().iter().copied())?;
+    let import = import_with_bar(&mut store, items, ignored)?;
     let dedup = dedup::dedup(&store, Params::default())?;
     if json {
         println!(
@@ -353,6 +391,9 @@ fn cmd_demo(
             report.corrupt,
             report.truth
         );
+        if fresh {
+            println!("{}", choice.reason);
+        }
         print_import(&import, false)?;
         print_dedup(&dedup, false)?;
     }
@@ -366,7 +407,79 @@ fn cmd_demo(
     Ok(())
 }
 
-fn import_with_bar(store: &mut Store, path: &Path, format: Format) -> Result<ImportReport> {
+/// Import into the store at `dir`: a new store takes its shape from the images (or the
+/// flags) and says why in one line; an existing store keeps its shape, and a flag that asks
+/// for another is refused before anything is read.
+fn cmd_import(dir: &Path, path: &Path, format: Format, o: &Overrides, json: bool) -> Result<()> {
+    if let Some(size) = o.size {
+        anyhow::ensure!(
+            (8..=512).contains(&size),
+            "--size {size}: the store's side must be 8 to 512 pixels (32, 64, 96 or 128 suit every stage)"
+        );
+    }
+    let existing = if Store::exists(dir) {
+        let mut store = Store::open(dir)?;
+        let meta = store.meta();
+        let (size, channels) = (meta.size, meta.channels);
+        let wrong = |flag: String| {
+            anyhow::anyhow!(
+                "{flag}: the store at {} is {}, and a store keeps the shape it was created with (import into a new --store)",
+                dir.display(),
+                meta.shape()
+            )
+        };
+        if let Some(s) = o.size.filter(|&s| s != size) {
+            return Err(wrong(format!("--size {s}")));
+        }
+        if let Some(c) = o.colour.filter(|&c| c != (channels == 3)) {
+            return Err(wrong(if c { "--rgb" } else { "--gray" }.to_string()));
+        }
+        if let Some(a) = o.augment.filter(|&a| a != store.meta().augment()) {
+            store.set_augment(a)?;
+            if !json {
+                println!("store: default augmentation preset is now {a}");
+            }
+        }
+        Some(store)
+    } else {
+        None
+    };
+    let (items, ignored) = ingest::sources::collect(path, format)?;
+    let mut created = None;
+    let mut store = match existing {
+        Some(store) => store,
+        None => {
+            let choice = shape::choose(&items, o);
+            if !json {
+                println!("{}", choice.reason);
+            }
+            created = Some(choice.clone());
+            Store::open_or_create(dir, &choice.settings)?
+        }
+    };
+    let report = import_with_bar(&mut store, items, ignored)?;
+    match (json, created) {
+        // One object per command: the new store's shape goes with the report.
+        (true, Some(c)) => {
+            let mut v = serde_json::to_value(&report)?;
+            v["store"] = serde_json::json!({
+                "size": c.settings.size,
+                "channels": c.settings.channels,
+                "augment": c.settings.augment,
+                "reason": c.reason,
+            });
+            println!("{v}");
+            Ok(())
+        }
+        _ => print_import(&report, json),
+    }
+}
+
+fn import_with_bar(
+    store: &mut Store,
+    items: Vec<ingest::sources::Item>,
+    ignored: usize,
+) -> Result<ImportReport> {
     // indicatif draws on stderr and hides itself when stderr is not a terminal.
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -375,7 +488,7 @@ fn import_with_bar(store: &mut Store, path: &Path, format: Format) -> Result<Imp
             .progress_chars("=> "),
     );
     bar.set_prefix("import");
-    let report = ingest::import(store, path, format, &|done, total| {
+    let report = ingest::import_items(store, items, ignored, &|done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });

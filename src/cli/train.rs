@@ -29,12 +29,17 @@ pub struct TrainOptions {
     pub blocks: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Augmentation preset (default: the store's, chosen from its images at import).
+    #[arg(long, value_enum)]
+    pub augment: Option<crate::augment::Preset>,
 }
 
 impl TrainOptions {
     pub fn run_config(&self, store: &Store) -> RunConfig {
-        let meta = store.meta();
-        let mut cfg = RunConfig::new(meta.classes.len(), meta.channels as usize);
+        let mut cfg = RunConfig::for_store(store.meta());
+        if let Some(preset) = self.augment {
+            cfg.train.augment = preset.config();
+        }
         cfg.train.epochs = self.epochs;
         cfg.train.batch = self.batch;
         cfg.train.lr = self.lr;

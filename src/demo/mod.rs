@@ -1,11 +1,14 @@
-//! The demo dataset: synthetic handwritten-style Roman numerals I–X with known flaws, so
-//! every stage of thresh can be shown and measured against a truth file.
+//! The demo datasets, with known flaws, so every stage of thresh can be shown and measured
+//! against a truth file: synthetic handwritten-style Roman numerals I–X (32x32 gray, the
+//! default) or coloured, textured shapes on varied backgrounds (`--kind shapes`, mostly
+//! 64x64 RGB, some larger or not square).
 //!
 //! Layout: `OUT/<given label>/<number>.png|jpg` plus `OUT/truth.csv` with columns
 //! `path,given,true,flaw,dup_of` (`path` and `dup_of` relative to the CSV; `true` is a label,
 //! `junk` or `corrupt`). File numbers are shuffled so flaws do not cluster by name.
 
 pub mod glyph;
+pub mod shapes;
 
 use anyhow::{bail, Context, Result};
 use image::{DynamicImage, GrayImage, ImageFormat};
@@ -19,7 +22,65 @@ use std::path::{Path, PathBuf};
 
 pub const CLASSES: [&str; 10] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"];
 
-/// Labels a tired annotator confuses with each class.
+/// Which demo to draw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Handwritten-style Roman numerals, 32x32 gray.
+    #[default]
+    Numerals,
+    /// Textured colour shapes on varied backgrounds, mostly 64x64 RGB.
+    Shapes,
+}
+
+impl Kind {
+    pub fn classes(self) -> &'static [&'static str] {
+        match self {
+            Kind::Numerals => &CLASSES,
+            Kind::Shapes => &shapes::CLASSES,
+        }
+    }
+
+    /// The (side, channels) of the store its images get: 32 px gray, 64 px RGB.
+    pub fn shape(self) -> (u32, u8) {
+        match self {
+            Kind::Numerals => (32, 1),
+            Kind::Shapes => (shapes::SIDE, 3),
+        }
+    }
+
+    fn confusable(self, class: usize) -> &'static [usize] {
+        match self {
+            Kind::Numerals => confusable(class),
+            Kind::Shapes => shapes::confusable(class),
+        }
+    }
+
+    /// One clean image of `class`.
+    fn draw(self, class: usize, rng: &mut impl Rng) -> DynamicImage {
+        match self {
+            Kind::Numerals => gray(glyph::numeral(CLASSES[class], rng)),
+            Kind::Shapes => DynamicImage::ImageRgb8(shapes::draw(class, rng)),
+        }
+    }
+
+    fn junk(self, kind: JunkKind, rng: &mut impl Rng) -> DynamicImage {
+        match (self, kind) {
+            (Kind::Numerals, JunkKind::Blank) => gray(glyph::blank(rng)),
+            (Kind::Numerals, JunkKind::Noise) => gray(glyph::noise(rng)),
+            (Kind::Numerals, JunkKind::Scribble) => gray(glyph::scribble(rng)),
+            (Kind::Shapes, JunkKind::Blank) => DynamicImage::ImageRgb8(shapes::blank(rng)),
+            (Kind::Shapes, JunkKind::Noise) => DynamicImage::ImageRgb8(shapes::noise(rng)),
+            (Kind::Shapes, JunkKind::Scribble) => DynamicImage::ImageRgb8(shapes::scribble(rng)),
+        }
+    }
+}
+
+fn gray(px: Vec<u8>) -> DynamicImage {
+    let side = glyph::SIDE as u32;
+    DynamicImage::ImageLuma8(GrayImage::from_raw(side, side, px).expect("square buffer"))
+}
+
+/// Labels a tired annotator confuses with each numeral.
 fn confusable(class: usize) -> &'static [usize] {
     match class {
         0 => &[1],    // I -> II
@@ -41,6 +102,7 @@ pub struct DemoConfig {
     /// Number of files written (images, duplicates, junk and corrupt files together).
     pub n: usize,
     pub seed: u64,
+    pub kind: Kind,
 }
 
 impl Default for DemoConfig {
@@ -49,6 +111,7 @@ impl Default for DemoConfig {
             out: PathBuf::from("thresh-demo"),
             n: 2000,
             seed: 7,
+            kind: Kind::Numerals,
         }
     }
 }
@@ -113,11 +176,9 @@ fn sub_rng(seed: u64, i: usize) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-fn png(pixels: &[u8], side: u32) -> Vec<u8> {
-    let img = GrayImage::from_raw(side, side, pixels.to_vec()).expect("square buffer");
+fn png(img: &DynamicImage) -> Vec<u8> {
     let mut out = Vec::new();
-    DynamicImage::ImageLuma8(img)
-        .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+    img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
         .expect("PNG encoding into memory");
     out
 }
@@ -128,6 +189,7 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
         bail!("--n {n} is too small for a demo with every kind of flaw (use 50 or more)");
     }
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let classes = cfg.kind.classes().len();
     let n_corrupt = (n / 500).clamp(3, 50);
     let n_exact = (n * 3).div_ceil(100);
     let n_near = (n * 3).div_ceil(100);
@@ -135,7 +197,7 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
     let n_base = n - n_corrupt - n_exact - n_near - n_junk;
     let mut plans: Vec<Plan> = (0..n_base)
         .map(|_| {
-            let class = rng.random_range(0..CLASSES.len());
+            let class = rng.random_range(0..classes);
             Plan::Numeral {
                 class,
                 given: class,
@@ -149,9 +211,12 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
     for (k, &i) in order.iter().take(n_wrong).enumerate() {
         if let Plan::Numeral { class, given } = &mut plans[i] {
             *given = if k % 2 == 0 {
-                *confusable(*class).choose(&mut rng).expect("non-empty")
+                *cfg.kind
+                    .confusable(*class)
+                    .choose(&mut rng)
+                    .expect("non-empty")
             } else {
-                let other = rng.random_range(0..CLASSES.len() - 1);
+                let other = rng.random_range(0..classes - 1);
                 if other >= *class {
                     other + 1
                 } else {
@@ -168,7 +233,7 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
         let of = rng.random_range(0..n_base);
         // One in five copies lands in another class folder: a label conflict.
         let given = if k % 5 == 4 {
-            (given_of(&plans, of) + rng.random_range(1..CLASSES.len())) % CLASSES.len()
+            (given_of(&plans, of) + rng.random_range(1..classes)) % classes
         } else {
             given_of(&plans, of)
         };
@@ -191,7 +256,7 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
     for k in 0..n_junk {
         plans.push(Plan::Junk {
             kind: junk[k % 3],
-            given: rng.random_range(0..CLASSES.len()),
+            given: rng.random_range(0..classes),
         });
     }
     let corrupt = [
@@ -202,7 +267,7 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
     for k in 0..n_corrupt {
         plans.push(Plan::Corrupt {
             kind: corrupt[k % 3],
-            given: rng.random_range(0..CLASSES.len()),
+            given: rng.random_range(0..classes),
         });
     }
     Ok(plans)
@@ -212,21 +277,22 @@ fn plan(cfg: &DemoConfig) -> Result<Vec<Plan>> {
 /// directory is refused rather than touched.
 pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
     let plans = plan(cfg)?;
-    prepare_out(&cfg.out)?;
+    let names = cfg.kind.classes();
+    prepare_out(&cfg.out, names)?;
     let n = plans.len();
     // Shuffled file numbers, so a file's name says nothing about its flaw.
     let mut numbers: Vec<usize> = (0..n).collect();
     numbers.shuffle(&mut sub_rng(cfg.seed, usize::MAX - 1));
 
     // Pass 1: draw the numerals (duplicates need their bytes).
-    let base: Vec<Option<(Vec<u8>, Vec<u8>)>> = plans
+    let base: Vec<Option<(DynamicImage, Vec<u8>)>> = plans
         .par_iter()
         .enumerate()
         .map(|(i, p)| match p {
             Plan::Numeral { class, .. } => {
-                let px = glyph::numeral(CLASSES[*class], &mut sub_rng(cfg.seed, i));
-                let bytes = png(&px, glyph::SIDE as u32);
-                Some((px, bytes))
+                let img = cfg.kind.draw(*class, &mut sub_rng(cfg.seed, i));
+                let bytes = png(&img);
+                Some((img, bytes))
             }
             _ => None,
         })
@@ -253,7 +319,7 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
     let rel = |i: usize| {
         format!(
             "{}/{:06}.{}",
-            CLASSES[given_of(i)],
+            names[given_of(i)],
             numbers[i],
             ext(&plans[i])
         )
@@ -268,13 +334,13 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
             let _ = rng.random::<u64>();
             let original = |of: usize| base[of].as_ref().expect("numeral drawn");
             let true_of = |of: usize| match plans[of] {
-                Plan::Numeral { class, .. } => CLASSES[class].to_string(),
+                Plan::Numeral { class, .. } => names[class].to_string(),
                 _ => unreachable!("duplicates copy numerals"),
             };
             let (bytes, truth, flaw, dup_of) = match p {
                 Plan::Numeral { class, given } => (
                     original(i).1.clone(),
-                    CLASSES[*class].to_string(),
+                    names[*class].to_string(),
                     if class == given { "" } else { "wrong_label" }.to_string(),
                     String::new(),
                 ),
@@ -289,13 +355,13 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
                     (bytes, true_of(*of), format!("near_dup_{name}"), rel(*of))
                 }
                 Plan::Junk { kind, .. } => {
-                    let (px, name) = match kind {
-                        JunkKind::Blank => (glyph::blank(&mut rng), "blank"),
-                        JunkKind::Noise => (glyph::noise(&mut rng), "noise"),
-                        JunkKind::Scribble => (glyph::scribble(&mut rng), "scribble"),
+                    let name = match kind {
+                        JunkKind::Blank => "blank",
+                        JunkKind::Noise => "noise",
+                        JunkKind::Scribble => "scribble",
                     };
                     (
-                        png(&px, glyph::SIDE as u32),
+                        png(&cfg.kind.junk(*kind, &mut rng)),
                         "junk".into(),
                         format!("junk_{name}"),
                         String::new(),
@@ -304,7 +370,7 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
                 Plan::Corrupt { kind, .. } => {
                     let (bytes, name) = match kind {
                         CorruptKind::Truncated => {
-                            let full = png(&glyph::numeral("V", &mut rng), glyph::SIDE as u32);
+                            let full = png(&cfg.kind.draw(names.len() / 2 - 1, &mut rng));
                             (full[..full.len() / 2].to_vec(), "truncated")
                         }
                         CorruptKind::Empty => (Vec::new(), "empty"),
@@ -324,7 +390,7 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
                 .with_context(|| format!("cannot write {}", full.display()))?;
             Ok(TruthRow {
                 path,
-                given: CLASSES[given_of(i)].to_string(),
+                given: names[given_of(i)].to_string(),
                 truth,
                 flaw,
                 dup_of,
@@ -356,28 +422,44 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
     })
 }
 
-fn near_variant(px: &[u8], kind: NearKind, rng: &mut impl Rng) -> Result<(Vec<u8>, &'static str)> {
-    let side = glyph::SIDE;
+/// `img` with its raw bytes replaced by `f(bytes, width, height, channels)`, same type.
+fn map_raw(img: &DynamicImage, f: impl Fn(&[u8], usize, usize, usize) -> Vec<u8>) -> DynamicImage {
+    let (w, h) = (img.width(), img.height());
+    let c = img.color().channel_count() as usize;
+    let raw = f(img.as_bytes(), w as usize, h as usize, c);
+    match c {
+        1 => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, raw).expect("same size")),
+        _ => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, raw).expect("same size")),
+    }
+}
+
+fn near_variant(
+    img: &DynamicImage,
+    kind: NearKind,
+    rng: &mut impl Rng,
+) -> Result<(Vec<u8>, &'static str)> {
     Ok(match kind {
         NearKind::Jpeg => {
-            let img = GrayImage::from_raw(side as u32, side as u32, px.to_vec()).expect("square");
             let mut out = Vec::new();
             let quality = rng.random_range(80..=95u8);
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-                .encode_image(&DynamicImage::ImageLuma8(img))?;
+                .encode_image(img)?;
             (out, "jpeg")
         }
         NearKind::Shift => {
             let dirs = [(-1i32, 0i32), (1, 0), (0, -1), (0, 1), (1, 1), (-1, -1)];
             let (dx, dy) = dirs[rng.random_range(0..dirs.len())];
-            let at = |x: i32, y: i32| {
-                px[(y.clamp(0, side as i32 - 1) as usize) * side
-                    + x.clamp(0, side as i32 - 1) as usize]
-            };
-            let shifted: Vec<u8> = (0..side * side)
-                .map(|i| at((i % side) as i32 - dx, (i / side) as i32 - dy))
-                .collect();
-            (png(&shifted, side as u32), "shift")
+            let shifted = map_raw(img, |px, w, h, c| {
+                (0..w * h * c)
+                    .map(|i| {
+                        let (p, ch) = (i / c, i % c);
+                        let x = ((p % w) as i32 - dx).clamp(0, w as i32 - 1) as usize;
+                        let y = ((p / w) as i32 - dy).clamp(0, h as i32 - 1) as usize;
+                        px[(y * w + x) * c + ch]
+                    })
+                    .collect()
+            });
+            (png(&shifted), "shift")
         }
         NearKind::Brightness => {
             let amount = rng.random_range(0.08..=0.15f32);
@@ -386,22 +468,27 @@ fn near_variant(px: &[u8], kind: NearKind, rng: &mut impl Rng) -> Result<(Vec<u8
             } else {
                 1.0 - amount
             };
-            let v: Vec<u8> = px
-                .iter()
-                .map(|&p| (p as f32 * gain).round().clamp(0.0, 255.0) as u8)
-                .collect();
-            (png(&v, side as u32), "brightness")
+            let v = map_raw(img, |px, _, _, _| {
+                px.iter()
+                    .map(|&p| (p as f32 * gain).round().clamp(0.0, 255.0) as u8)
+                    .collect()
+            });
+            (png(&v), "brightness")
         }
         NearKind::Resize => {
-            let img = GrayImage::from_raw(side as u32, side as u32, px.to_vec()).expect("square");
-            let to = [24u32, 48, 64][rng.random_range(0..3)];
-            let r = image::imageops::resize(&img, to, to, image::imageops::FilterType::Triangle);
-            (png(r.as_raw(), to), "resize")
+            // Three quarters, one and a half or twice the size (24, 48 or 64 px for a numeral).
+            let (num, den) = [(3u32, 4u32), (3, 2), (2, 1)][rng.random_range(0..3)];
+            let r = img.resize_exact(
+                img.width() * num / den,
+                img.height() * num / den,
+                image::imageops::FilterType::Triangle,
+            );
+            (png(&r), "resize")
         }
     })
 }
 
-fn prepare_out(out: &Path) -> Result<()> {
+fn prepare_out(out: &Path, classes: &[&str]) -> Result<()> {
     if out.exists() {
         let is_demo = out.join("truth.csv").exists();
         let empty = std::fs::read_dir(out)
@@ -414,7 +501,8 @@ fn prepare_out(out: &Path) -> Result<()> {
                 out.display()
             );
         }
-        for class in CLASSES {
+        // Either kind's folders: a demo of the other kind may be there.
+        for class in CLASSES.iter().chain(&shapes::CLASSES) {
             let d = out.join(class);
             if d.exists() {
                 std::fs::remove_dir_all(&d)
@@ -422,7 +510,7 @@ fn prepare_out(out: &Path) -> Result<()> {
             }
         }
     }
-    for class in CLASSES {
+    for class in classes {
         let d = out.join(class);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     }

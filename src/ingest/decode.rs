@@ -68,8 +68,18 @@ pub struct Normalised {
     pub phash: u64,
 }
 
-/// Decode file bytes (PNG, JPEG, BMP or GIF, recognised by their signature, not their name).
+/// Decode file bytes (PNG, JPEG, BMP, GIF or WebP, recognised by their signature, not their
+/// name). TIFF is recognised and refused with that reason: the `tiff` decoder turns on
+/// features of `half` that rebuild all of Burn's stack, a cost not yet paid.
 pub fn decode_file(bytes: &[u8], size: u32, channels: u8) -> Result<Normalised, DecodeError> {
+    Ok(normalise(&decode_image(bytes)?, size, channels))
+}
+
+/// Decode file bytes to an image at its own size, refusing what `decode_file` refuses: turned
+/// upright by its EXIF orientation (as a viewer shows it) and with any transparency
+/// flattened (see `flatten_alpha`). Palette, 16-bit and CMYK images arrive as 8-bit gray or
+/// RGB through the decoders.
+pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::new(SkipKind::Empty, "empty file (0 bytes)"));
     }
@@ -91,18 +101,25 @@ pub fn decode_file(bytes: &[u8], size: u32, channels: u8) -> Result<Normalised, 
     })?;
     if !matches!(
         format,
-        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp | ImageFormat::Gif
+        ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::Bmp
+            | ImageFormat::Gif
+            | ImageFormat::WebP
     ) {
         return Err(DecodeError::new(
             SkipKind::UnsupportedFormat,
-            format!("unsupported image format {format:?} (thresh reads PNG, JPEG, BMP, GIF)"),
+            format!("unsupported image format {format:?} (thresh reads PNG, JPEG, BMP, GIF, WebP)"),
         ));
     }
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
-    let decoder = reader
+    let mut decoder = reader
         .into_decoder()
         .map_err(|e| DecodeError::new(SkipKind::Corrupt, format!("corrupt image: {e}")))?;
+    // Unreadable EXIF is no reason to skip the pixels: they are shown as stored.
+    let orientation = image::ImageDecoder::orientation(&mut decoder)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
     if w > MAX_SIDE || h > MAX_SIDE {
         return Err(DecodeError::new(
@@ -116,9 +133,47 @@ pub fn decode_file(bytes: &[u8], size: u32, channels: u8) -> Result<Normalised, 
             format!("corrupt image: {w}x{h} pixels"),
         ));
     }
-    let img = DynamicImage::from_decoder(decoder)
+    let mut img = DynamicImage::from_decoder(decoder)
         .map_err(|e| DecodeError::new(SkipKind::Corrupt, format!("corrupt image: {e}")))?;
-    Ok(normalise(&img, size, channels))
+    img.apply_orientation(orientation);
+    Ok(flatten_alpha(img))
+}
+
+/// An image with transparency composited onto its border colour — the border as it looks on
+/// white paper, which is what a viewer shows for a transparent background — so transparent
+/// pixels neither keep the arbitrary colour stored under them nor turn black.
+pub fn flatten_alpha(img: DynamicImage) -> DynamicImage {
+    if !img.color().has_alpha() {
+        return img;
+    }
+    let colour = img.color().has_color();
+    let mut rgba = img.into_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut sum = [0f64; 3];
+    let mut n = 0f64;
+    for (x, y, p) in rgba.enumerate_pixels() {
+        if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
+            let a = p[3] as f64 / 255.0;
+            for c in 0..3 {
+                sum[c] += a * p[c] as f64 + (1.0 - a) * 255.0;
+            }
+            n += 1.0;
+        }
+    }
+    let bg = sum.map(|s| s / n.max(1.0));
+    for p in rgba.pixels_mut() {
+        let a = p[3] as f64 / 255.0;
+        for c in 0..3 {
+            p[c] = (a * p[c] as f64 + (1.0 - a) * bg[c]).round() as u8;
+        }
+        p[3] = 255;
+    }
+    let flat = DynamicImage::ImageRgba8(rgba);
+    if colour {
+        DynamicImage::ImageRgb8(flat.to_rgb8())
+    } else {
+        DynamicImage::ImageLuma8(flat.to_luma8())
+    }
 }
 
 /// Normalise raw 8-bit gray pixels (IDX records).

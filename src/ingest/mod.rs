@@ -5,6 +5,7 @@
 //! skipped: the import goes on, and nothing already stored is touched except to add sources.
 
 pub mod decode;
+pub mod shape;
 pub mod sources;
 
 pub use decode::{DecodeError, SkipKind};

@@ -93,18 +93,24 @@ fn file_name(p: &Path) -> String {
 
 pub fn is_image_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".png", ".jpg", ".jpeg", ".bmp", ".gif"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
+    [
+        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+    ]
+    .iter()
+    .any(|ext| lower.ends_with(ext))
 }
 
-/// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif}`; images directly under `root` are unlabelled.
+/// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif,webp}` (and TIFF, to refuse by name in the
+/// report); images directly under `root` are unlabelled. Symbolic links are followed — to files and to folders — but a folder reached
+/// twice (a link loop, or two links to one place) is walked once and the second way there
+/// is listed with the reason.
 fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
     let root = root
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", root.display()))?;
     let mut items = Vec::new();
     let mut ignored = 0;
+    let mut visited = std::collections::HashSet::from([root.clone()]);
     let mut stack = vec![(root.clone(), None::<String>)];
     while let Some((dir, label)) = stack.pop() {
         let mut entries: Vec<_> = fs::read_dir(&dir)
@@ -118,14 +124,30 @@ fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
             if name.starts_with('.') {
                 continue;
             }
-            let ty = entry.file_type()?;
-            if ty.is_dir() {
-                stack.push((entry.path(), label.clone().or(Some(name))));
+            if !is_dir(entry) {
+                continue;
+            }
+            let path = entry.path();
+            match path.canonicalize() {
+                Ok(real) if visited.insert(real.clone()) => {
+                    stack.push((path, label.clone().or(Some(name))))
+                }
+                Ok(real) => items.push(Item::Missing {
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "a link to {}, which is already imported from this tree (a symlink loop or a second link): not read twice",
+                        real.display()
+                    ),
+                }),
+                Err(e) => items.push(Item::Missing {
+                    path: path.display().to_string(),
+                    reason: format!("cannot resolve: {e}"),
+                }),
             }
         }
         for entry in &entries {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || entry.file_type()?.is_dir() {
+            if name.starts_with('.') || is_dir(entry) {
                 continue;
             }
             if is_image_name(&name) {
@@ -139,6 +161,15 @@ fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
         }
     }
     Ok((items, ignored))
+}
+
+/// Is the entry a folder, or a link to one?
+fn is_dir(entry: &fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()),
+        Ok(t) => t.is_dir(),
+        Err(_) => false,
+    }
 }
 
 /// A CSV with a `path` column and an optional `label` column; paths are relative to the CSV.

@@ -173,8 +173,7 @@ fn execute(
             )
         }
         Task::Round { epochs } => {
-            let meta = store.meta();
-            let mut cfg = RunConfig::new(meta.classes.len(), meta.channels as usize);
+            let mut cfg = RunConfig::for_store(store.meta());
             cfg.train.epochs = *epochs;
             let (_, total) = rounds::validated(store)?;
             let (k, l) = rounds::scaled_k_l(total);

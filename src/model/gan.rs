@@ -5,6 +5,12 @@
 //! takes z ++ one-hot as a 1x1 map and one-hot planes again before each later upsampling
 //! (with the input alone it collapsed to one look for every class), the discriminator
 //! one-hot planes beside the image.
+//!
+//! Those counts are for 32x32. The networks are built for the store's side: the generator
+//! starts at a `base` of 4x4 (3x3 for sides such as 96) and doubles until it reaches the
+//! side, the discriminator halves down to the base; so 32, 64 and 128 (base 4) and 96 (base
+//! 3) are drawn, each with the store's channels, and a side that is not 3 or 4 times a power
+//! of two (at least 4 times) is refused by `GanConfig::for_side`.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -15,8 +21,13 @@ use serde::{Deserialize, Serialize};
 
 pub const Z: usize = 64;
 
-/// The side of the images the generator draws and the discriminator reads.
+/// The side of the images the generator draws when nothing else is said (checkpoints
+/// saved before the GAN followed the store's side).
 pub const SIDE: u32 = 32;
+
+fn default_side() -> usize {
+    SIDE as usize
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GanConfig {
@@ -24,31 +35,70 @@ pub struct GanConfig {
     pub channels: usize,
     /// Channels of the last hidden generator layer; earlier layers double it (x8 at 4x4).
     pub width: usize,
+    /// Side of the images drawn and judged.
+    #[serde(default = "default_side")]
+    pub side: usize,
+}
+
+/// `(base, doublings)` with `side = base · 2^doublings`, base 3 or 4 and at least two
+/// doublings; `None` for a side the networks cannot be built for.
+pub fn ladder(side: usize) -> Option<(usize, usize)> {
+    let (mut base, mut k) = (side, 0);
+    while base > 4 && base % 2 == 0 {
+        base /= 2;
+        k += 1;
+    }
+    (matches!(base, 3 | 4) && k >= 2).then_some((base, k))
 }
 
 impl GanConfig {
+    /// The 32x32 networks of the paper.
     pub fn new(classes: usize, channels: usize) -> Self {
         GanConfig {
             classes,
             channels,
             width: 16,
+            side: SIDE as usize,
         }
+    }
+
+    /// The networks for a store of `side` x `side` images, or why there are none.
+    pub fn for_side(classes: usize, channels: usize, side: usize) -> Result<Self, String> {
+        match ladder(side) {
+            Some(_) => Ok(GanConfig {
+                side,
+                ..GanConfig::new(classes, channels)
+            }),
+            None => Err(format!(
+                "the GAN draws squares of 4 or 3 times a power of two (32, 64, 96, 128) and this store holds {side}x{side} images: import into a store with --size 32, 64, 96 or 128"
+            )),
+        }
+    }
+
+    fn steps(&self) -> (usize, usize) {
+        ladder(self.side).unwrap_or((4, 3))
     }
 
     pub fn generator(&self, device: &Device) -> Generator {
         let w = self.width;
-        let chans = [8 * w, 4 * w, 2 * w, w];
+        let (base, doublings) = self.steps();
+        // 8w at the base, halving per stage down to w; extra stages of larger sides keep 8w
+        // at the small, cheap resolutions and w at the full one.
+        let chans: Vec<usize> = (0..=doublings)
+            .map(|i| w << (doublings - i).min(3))
+            .collect();
         let mut ups = Vec::new();
         let mut convs = Vec::new();
         let mut bns = Vec::new();
         let mut prev = Z + self.classes;
         for (i, &c) in chans.iter().enumerate() {
-            // 1 -> 4 first (kernel 4, stride 1), then 4 -> 8 -> 16 -> 32; from the second
-            // stage on the class comes in again as one-hot planes (stronger conditioning).
-            let (stride, pad) = if i == 0 { (1, 0) } else { (2, 1) };
+            // 1 -> base first (kernel base, stride 1), then doubling to the side; from the
+            // second stage on the class comes in again as one-hot planes (stronger
+            // conditioning).
+            let (kernel, stride, pad) = if i == 0 { (base, 1, 0) } else { (4, 2, 1) };
             let input = if i == 0 { prev } else { prev + self.classes };
             ups.push(
-                ConvTranspose2dConfig::new([input, c], [4, 4])
+                ConvTranspose2dConfig::new([input, c], [kernel, kernel])
                     .with_stride([stride, stride])
                     .with_padding([pad, pad])
                     .init(device),
@@ -74,21 +124,25 @@ impl GanConfig {
 
     pub fn discriminator(&self, device: &Device) -> Discriminator {
         let w = self.width * 2;
+        let (base, halvings) = self.steps();
         let conv = |i: usize, o: usize, k: usize, s: usize, p: usize| {
             Conv2dConfig::new([i, o], [k, k])
                 .with_stride([s, s])
                 .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
                 .init(device)
         };
-        Discriminator {
-            convs: vec![
-                conv(self.channels + self.classes, w, 4, 2, 1), // 32 -> 16
-                conv(w, 2 * w, 4, 2, 1),                        // 16 -> 8
-                conv(2 * w, 4 * w, 4, 2, 1),                    // 8 -> 4
-                conv(4 * w, 4 * w, 3, 1, 1),                    // 4 -> 4
-                conv(4 * w, 1, 4, 1, 0),                        // 4 -> 1: the logit
-            ],
+        // Halve down to the base (at 32: 32 -> 16 -> 8 -> 4 with w, 2w, 4w channels), one
+        // 3x3 at the base, then a base x base kernel to the logit.
+        let mut convs = Vec::new();
+        let mut prev = self.channels + self.classes;
+        for i in 0..halvings {
+            let c = w << i.min(2);
+            convs.push(conv(prev, c, 4, 2, 1));
+            prev = c;
         }
+        convs.push(conv(prev, 4 * w, 3, 1, 1));
+        convs.push(conv(4 * w, 1, base, 1, 0));
+        Discriminator { convs }
     }
 }
 
@@ -101,7 +155,7 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// `z`: [B, Z], `onehot`: [B, classes] -> images [B, C, 32, 32] in [0, 1].
+    /// `z`: [B, Z], `onehot`: [B, classes] -> images [B, C, side, side] in [0, 1].
     pub fn forward(&self, z: Tensor<2>, onehot: Tensor<2>) -> Tensor<4> {
         let [b, _] = z.dims();
         let classes = onehot.dims()[1];
@@ -134,7 +188,7 @@ pub struct Discriminator {
 }
 
 impl Discriminator {
-    /// `images`: [B, C, 32, 32] in [0, 1], `onehot`: [B, classes] -> logits [B].
+    /// `images`: [B, C, side, side] in [0, 1], `onehot`: [B, classes] -> logits [B].
     pub fn forward(&self, images: Tensor<4>, onehot: Tensor<2>) -> Tensor<1> {
         let [b, _, h, w] = images.dims();
         let classes = onehot.dims()[1];
@@ -162,9 +216,8 @@ mod tests {
     fn shapes_and_range() {
         let device = Device::flex();
         let cfg = GanConfig {
-            classes: 3,
-            channels: 1,
             width: 4,
+            ..GanConfig::new(3, 1)
         };
         let g = cfg.generator(&device);
         let d = cfg.discriminator(&device);
@@ -178,5 +231,31 @@ mod tests {
         // Eight convolutional layers in the generator, five in the discriminator.
         assert_eq!(g.ups.len() + g.convs.len(), 8);
         assert_eq!(d.convs.len(), 5);
+    }
+
+    /// Every side the store offers gets networks of its own size and channels; others are
+    /// refused with a reason.
+    #[test]
+    fn networks_follow_the_store_side_and_channels() {
+        let device = Device::flex();
+        for side in [64usize, 96, 128] {
+            let cfg = GanConfig {
+                width: 2,
+                ..GanConfig::for_side(2, 3, side).unwrap()
+            };
+            let g = cfg.generator(&device);
+            let d = cfg.discriminator(&device);
+            let z = Tensor::<2>::zeros([2, Z], &device);
+            let oh = Tensor::<2>::from_data([[1.0f32, 0.0], [0.0, 1.0]], &device);
+            let img = g.forward(z, oh.clone());
+            assert_eq!(img.dims(), [2, 3, side, side], "side {side}");
+            assert_eq!(d.forward(img, oh).dims(), [2], "side {side}");
+        }
+        for side in [40usize, 8, 100] {
+            let e = GanConfig::for_side(2, 1, side).unwrap_err();
+            assert!(e.contains(&format!("{side}x{side}")), "{e}");
+        }
+        assert_eq!(ladder(32), Some((4, 3)));
+        assert_eq!(ladder(96), Some((3, 5)));
     }
 }

@@ -54,20 +54,15 @@ pub struct GanOptions {
     pub hold: Option<usize>,
 }
 
-/// Refuse a store whose images the GAN cannot draw, in one line.
-fn check_shape(store: &Store) -> Result<()> {
-    let size = store.meta().size;
-    if size != crate::model::gan::SIDE {
-        bail!(
-            "the GAN draws {s}x{s} images and this store holds {size}x{size} ones: it works on stores imported with --size {s}",
-            s = crate::model::gan::SIDE
-        );
-    }
-    Ok(())
-}
-
 pub fn prepare(store: &Store, iters: usize, opts: GanOptions) -> Result<GanJob> {
-    check_shape(store)?;
+    let meta = store.meta();
+    // A store whose images the GAN cannot draw is refused in one line, before anything runs.
+    let mut model = GanConfig::for_side(
+        meta.classes.len(),
+        meta.channels as usize,
+        meta.size as usize,
+    )
+    .map_err(|e| anyhow!(e))?;
     let Some(round) = store.latest_round()? else {
         bail!("the GAN needs a trained classifier to freeze: run `thresh train` first");
     };
@@ -84,8 +79,6 @@ pub fn prepare(store: &Store, iters: usize, opts: GanOptions) -> Result<GanJob> 
     if real.len() < 64 {
         real = data::from_store(store, not_test)?;
     }
-    let meta = store.meta();
-    let mut model = GanConfig::new(meta.classes.len(), meta.channels as usize);
     if let Some(w) = opts.width {
         model.width = w;
     }
@@ -174,10 +167,20 @@ pub fn train(
 }
 
 pub fn load_generator(store: &Store, compute: &Compute) -> Result<(GanRecord, Generator)> {
-    check_shape(store)?;
+    let meta = store.meta();
+    GanConfig::for_side(
+        meta.classes.len(),
+        meta.channels as usize,
+        meta.size as usize,
+    )
+    .map_err(|e| anyhow!(e))?;
     let rec: GanRecord = store
         .record(RECORD)?
         .ok_or_else(|| anyhow!("no GAN yet: run `thresh gan train` first"))?;
+    let (side, size) = (rec.config.model.side, store.meta().size as usize);
+    if side != size {
+        bail!("the stored GAN draws {side}x{side} images and this store holds {size}x{size} ones: run `thresh gan train` again");
+    }
     let path = checkpoint::verified(&rec.file, &rec.blake3, store.dir())?;
     // Generation runs with batch statistics, as in training (see `gan::generate`).
     let g = rec

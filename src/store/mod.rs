@@ -54,6 +54,8 @@ pub enum StoreError {
 pub struct StoreSettings {
     pub size: u32,
     pub channels: u8,
+    /// The default augmentation preset (`None`: from the shape, see `Meta::augment`).
+    pub augment: Option<crate::augment::Preset>,
 }
 
 impl Default for StoreSettings {
@@ -61,6 +63,7 @@ impl Default for StoreSettings {
         StoreSettings {
             size: 32,
             channels: 1,
+            augment: None,
         }
     }
 }
@@ -103,9 +106,14 @@ pub fn now_millis() -> u64 {
 }
 
 impl Store {
+    /// Whether a store exists at `dir` (without opening it).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("db").exists()
+    }
+
     /// Open an existing store; a missing one is an error.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        if !dir.join("db").exists() {
+        if !Self::exists(dir) {
             return Err(StoreError::Missing(dir.to_path_buf()));
         }
         Self::open_or_create(dir, &StoreSettings::default())
@@ -170,6 +178,7 @@ impl Store {
                     size: settings.size,
                     channels: settings.channels,
                     created: now_secs(),
+                    augment: settings.augment,
                 };
                 stamp(&db, &meta_tree, &meta).map_err(sled_err)?;
                 meta
@@ -242,6 +251,13 @@ impl Store {
         get_json(&self.db.open_tree("meta")?, format!("record:{key}"), || {
             format!("record {key}")
         })
+    }
+
+    /// Change the store's default augmentation preset (a setting, not a decision).
+    pub fn set_augment(&mut self, preset: crate::augment::Preset) -> anyhow::Result<()> {
+        self.meta.augment = Some(preset);
+        self.write_meta()?;
+        self.flush()
     }
 
     fn write_meta(&self) -> anyhow::Result<()> {

@@ -64,11 +64,36 @@ pub struct Meta {
     pub channels: u8,
     /// Unix seconds.
     pub created: u64,
+    /// The augmentation preset training uses unless told otherwise, chosen from the data
+    /// when the store was created. `None` (stores made before presets): see `Meta::augment`.
+    #[serde(default)]
+    pub augment: Option<crate::augment::Preset>,
 }
 
 impl Meta {
     pub fn pixel_len(&self) -> usize {
         (self.size * self.size) as usize * self.channels as usize
+    }
+
+    /// The store's augmentation preset: the one chosen at creation, else numerals for a
+    /// 32 px gray store (what every store was before presets) and photos for any other.
+    pub fn augment(&self) -> crate::augment::Preset {
+        use crate::augment::Preset;
+        self.augment
+            .unwrap_or(if self.channels == 1 && self.size == 32 {
+                Preset::Numerals
+            } else {
+                Preset::Photos
+            })
+    }
+
+    /// "32 px gray", "64 px RGB".
+    pub fn shape(&self) -> String {
+        format!(
+            "{} px {}",
+            self.size,
+            if self.channels == 3 { "RGB" } else { "gray" }
+        )
     }
 }
 

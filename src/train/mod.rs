@@ -134,6 +134,13 @@ impl RunConfig {
             val_fraction: 0.1,
         }
     }
+
+    /// The defaults for a store: its classes, channels and augmentation preset.
+    pub fn for_store(meta: &crate::store::Meta) -> Self {
+        let mut cfg = RunConfig::new(meta.classes.len(), meta.channels as usize);
+        cfg.train.augment = meta.augment().config();
+        cfg
+    }
 }
 
 /// The result of a run: scores for every scored sample and the models that made them.

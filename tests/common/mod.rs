@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::io::Cursor;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -8,7 +10,7 @@ use thresh::dedup::{self, quality::Truth, Params};
 use thresh::demo::{self, DemoConfig};
 use thresh::ingest::{self, Format};
 use thresh::model::ClassifierConfig;
-use thresh::store::{Store, StoreSettings};
+use thresh::store::Store;
 use thresh::train::RunConfig;
 
 /// A gray PNG of `w` x `h` from a pixel function.
@@ -70,16 +72,32 @@ pub fn stderr(o: &Output) -> String {
 
 /// A demo of `n` files (seed 3) imported into `dir/store` and deduplicated.
 pub fn demo_store(dir: &Path, n: usize) -> (Store, Truth) {
+    demo_store_of(dir, n, 3, demo::Kind::Numerals)
+}
+
+/// A demo of `kind` imported into a new store at `dir/store` shaped from its images, as
+/// `thresh demo` does, and deduplicated.
+pub fn demo_store_of(dir: &Path, n: usize, seed: u64, kind: demo::Kind) -> (Store, Truth) {
     let out = dir.join("demo");
     demo::generate(&DemoConfig {
         out: out.clone(),
         n,
-        seed: 3,
+        seed,
+        kind,
     })
     .unwrap();
-    let mut store = Store::open_or_create(&dir.join("store"), &StoreSettings::default()).unwrap();
-    store.add_classes(demo::CLASSES).unwrap();
-    ingest::import(&mut store, &out, Format::Folder, &|_, _| {}).unwrap();
+    let (items, ignored) = ingest::sources::collect(&out, Format::Folder).unwrap();
+    let choice = ingest::shape::choose(&items, &Default::default());
+    assert_eq!(choice.settings.size, kind.shape().0, "{}", choice.reason);
+    assert_eq!(
+        choice.settings.channels,
+        kind.shape().1,
+        "{}",
+        choice.reason
+    );
+    let mut store = Store::open_or_create(&dir.join("store"), &choice.settings).unwrap();
+    store.add_classes(kind.classes().iter().copied()).unwrap();
+    ingest::import_items(&mut store, items, ignored, &|_, _| {}).unwrap();
     dedup::dedup(&store, Params::default()).unwrap();
     let truth = Truth::load(&out.join("truth.csv")).unwrap();
     (store, truth)

@@ -5,7 +5,7 @@
 use super::queue_view::Item;
 use super::queues::{decision, DECIDE};
 use super::Screen;
-use crate::augment::{self, AugmentConfig, Img};
+use crate::augment::{self, Img};
 use crate::pipeline::decide::{self, Decision};
 use crate::store::Store;
 use crate::tui::component::{hint, Component, Hint};
@@ -108,7 +108,7 @@ impl SampleScreen {
             let channels = ctx.store.meta().channels as usize;
             let full = thumb::render(&item.pixels, side, channels, cols, rows, ctx.palette);
             let img = Img::from_u8(&item.pixels, side, channels);
-            let cfg = AugmentConfig::default();
+            let cfg = ctx.store.meta().augment().config();
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(item.sample.seq);
             let small = (cols / 4).saturating_sub(1).max(4);
             let augmented = (0..4)
@@ -172,7 +172,7 @@ impl Component for SampleScreen {
             let aug_y = left.y + rows + 1;
             if aug_y + 4 <= left.bottom() {
                 f.render_widget(
-                    Paragraph::new("augmentations:"),
+                    Paragraph::new(format!("augmentations ({}):", ctx.store.meta().augment())),
                     Rect::new(left.x + 1, aug_y, left.width.saturating_sub(1), 1),
                 );
                 for (i, t) in r.augmented.iter().enumerate() {

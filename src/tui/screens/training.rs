@@ -148,7 +148,12 @@ impl Component for TrainingScreen {
         };
         f.render_widget(
             Paragraph::new(vec![
-                Line::from(format!("backend   {}", ctx.backend)),
+                Line::from(format!(
+                    "backend   {}   store {}   augmentation {}",
+                    ctx.backend,
+                    ctx.store.meta().shape(),
+                    ctx.store.meta().augment()
+                )),
                 Line::from(format!("job       {state}: {}", j.stage)),
                 Line::from(format!(
                     "loss {:.3}   {:.0} samples/s   elapsed {:.0}s   ETA {:.0}s",
