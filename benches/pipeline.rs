@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::setup;
+use common::{bench_kind, setup, setup_of};
 use rayon::prelude::*;
 use std::time::Instant;
 use thresh::dedup::phash::{self, HashKind};
@@ -25,17 +25,23 @@ fn main() {
     let threads = rayon::current_num_threads();
     println!("# thresh pipeline benchmark ({threads} threads)\n");
 
-    // 1. Quality sweep on the default demo (2,000 files).
-    let (s, _) = setup(2000);
+    // 1. Quality sweep on the demo (2,000 files; `THRESH_BENCH_KIND=shapes` for the colour one).
+    let kind = bench_kind();
+    let (s, _) = setup_of(2000, kind);
+    let (side, channels) = (s.store.meta().size as usize, s.store.meta().channels);
     let samples = s.store.samples_by_seq().expect("samples");
     let truth = quality::Truth::load(&s.out.join("truth.csv")).expect("truth");
     let gray: Vec<Vec<u8>> = samples
         .iter()
-        .map(|x| s.store.pixels(&x.id).expect("read").expect("pixels"))
+        .map(|x| {
+            let px = s.store.pixels(&x.id).expect("read").expect("pixels");
+            dedup::to_gray(&px, channels)
+        })
         .collect();
     let pixel: Vec<_> = samples.iter().map(|x| x.pixel_hash).collect();
     println!(
-        "## near-duplicate quality on the demo (n=2000, seed 7; {} near, {} exact)",
+        "## near-duplicate quality on the {kind:?} demo (n=2000, seed 7, {}; {} near, {} exact)",
+        s.store.meta().shape(),
         truth_counts(&truth).0,
         truth_counts(&truth).1
     );
@@ -48,19 +54,22 @@ fn main() {
     // precision of at least 0.99 are eligible.
     let mut best: Option<(f64, HashKind, u32, f32)> = None;
     let mut best_any: Option<(f64, HashKind, u32, f32)> = None;
-    for kind in [
+    for hash in [
         HashKind::Average,
         HashKind::Difference,
         HashKind::Dct,
         HashKind::CenteredDct,
     ] {
-        let h: Vec<u64> = gray.par_iter().map(|g| phash::hash(kind, g, 32)).collect();
+        let h: Vec<u64> = gray
+            .par_iter()
+            .map(|g| phash::hash(hash, g, side))
+            .collect();
         for radius in [0u32, 2, 4, 6, 8, 10, 12] {
             let c = dedup::candidates(&pixel, &h, radius);
             let sims: Vec<f32> = c
                 .near
                 .par_iter()
-                .map(|&(a, b, _)| verify::similarity(&gray[a], &gray[b], 32))
+                .map(|&(a, b, _)| verify::similarity(&gray[a], &gray[b], side))
                 .collect();
             for min_sim in [0.0f32, 0.93, 0.95, 0.96, 0.97, 0.98] {
                 let pairs = c.same_pixels.iter().copied().chain(
@@ -75,7 +84,7 @@ fn main() {
                 let score = f1(&q);
                 println!(
                     "{:<12} {:>6} {:>6.2} {:>10} {:>8.3} {:>9.3} {:>6.3} {:>7}",
-                    format!("{kind:?}"),
+                    format!("{hash:?}"),
                     radius,
                     min_sim,
                     c.near.len(),
@@ -86,10 +95,10 @@ fn main() {
                 );
                 let eligible = c.near.len() * 20 <= samples.len() && q.precision >= 0.99;
                 if eligible && best.is_none_or(|b| score > b.0 + 1e-9) {
-                    best = Some((score, kind, radius, min_sim));
+                    best = Some((score, hash, radius, min_sim));
                 }
                 if best_any.is_none_or(|b| score > b.0 + 1e-9) {
-                    best_any = Some((score, kind, radius, min_sim));
+                    best_any = Some((score, hash, radius, min_sim));
                 }
             }
         }
