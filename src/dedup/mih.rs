@@ -61,40 +61,57 @@ fn neighbours(v: u16, radius: u32, out: &mut Vec<u16>) {
     }
 }
 
-/// Every pair `(i, j, distance)` with `i < j` and `hamming(h[i], h[j]) <= radius`.
-pub fn pairs_within(hashes: &[u64], radius: u32) -> Vec<(u32, u32, u32)> {
+/// Pairs `(i, j, distance)` with `i < j` and the hashes within `radius` bits, sorted, each
+/// once — but for each hash only its `most` nearest others (by distance, then index): a pair
+/// is kept when either side counts the other among its nearest. In a cluster of look-alikes
+/// (a thousand plain "I"s) every member is within the radius of every other, so unbounded
+/// pairs grow with the square of the cluster; bounded, they stay under `most` per hash, and a
+/// copy — nearer to its original than any look-alike is — is still found. `usize::MAX`
+/// keeps every pair.
+pub fn pairs_within(hashes: &[u64], radius: u32, most: usize) -> Vec<(u32, u32, u32)> {
     let tables: Vec<BandTable> = (0..BANDS).map(|b| BandTable::build(hashes, b)).collect();
     let sub = radius / BANDS as u32;
     let mut pairs: Vec<(u32, u32, u32)> = (0..hashes.len())
         .into_par_iter()
         .fold(
-            || (Vec::new(), Vec::new()),
-            |(mut found, mut keys), i| {
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(mut found, mut keys, mut near), i| {
                 let h = hashes[i];
+                near.clear();
                 for (band, table) in tables.iter().enumerate() {
                     let v = ((h >> (band as u32 * BAND_BITS)) & 0xffff) as u16;
                     neighbours(v, sub, &mut keys);
                     for &k in &keys {
                         for &j in table.bucket(k as usize) {
-                            if j as usize <= i {
+                            if j as usize == i {
                                 continue;
                             }
                             let d = (h ^ hashes[j as usize]).count_ones();
                             if d <= radius {
-                                found.push((i as u32, j, d));
+                                near.push((d, j));
                             }
                         }
                     }
                 }
-                (found, keys)
+                // One hash can be found through several bands.
+                near.sort_unstable();
+                near.dedup();
+                for &(d, j) in near.iter().take(most) {
+                    let (a, b) = if (i as u32) < j {
+                        (i as u32, j)
+                    } else {
+                        (j, i as u32)
+                    };
+                    found.push((a, b, d));
+                }
+                (found, keys, near)
             },
         )
-        .map(|(found, _)| found)
+        .map(|(found, _, _)| found)
         .reduce(Vec::new, |mut a, mut b| {
             a.append(&mut b);
             a
         });
-    // A pair can be found through several bands.
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
@@ -135,7 +152,51 @@ mod tests {
             }
         }
         for r in [0, 3, 4, 7, 8, 12] {
-            assert_eq!(pairs_within(&h, r), brute(&h, r), "radius {r}");
+            assert_eq!(pairs_within(&h, r, usize::MAX), brute(&h, r), "radius {r}");
+        }
+    }
+
+    /// Bounded: each hash keeps (at least) its `most` nearest within the radius, nothing
+    /// beyond the radius, and the count stays under `most` per hash — in one big cluster too.
+    #[test]
+    fn bounded_pairs_keep_each_hash_nearest() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let base: u64 = rng.random();
+        let h: Vec<u64> = (0..400)
+            .map(|_| {
+                let mut x = base;
+                for _ in 0..rng.random_range(0..6) {
+                    x ^= 1 << rng.random_range(0..64);
+                }
+                x
+            })
+            .collect();
+        let all = brute(&h, 10);
+        let most = 3;
+        let got = pairs_within(&h, 10, most);
+        assert!(got.len() <= most * h.len(), "{} pairs", got.len());
+        assert!(
+            all.len() > 20 * got.len(),
+            "the cluster is dense: {} pairs",
+            all.len()
+        );
+        let set: std::collections::HashSet<_> = got.iter().copied().collect();
+        for p in &got {
+            assert!(all.contains(p));
+        }
+        for i in 0..h.len() as u32 {
+            let mut mine: Vec<(u32, u32)> = all
+                .iter()
+                .filter(|p| p.0 == i || p.1 == i)
+                .map(|p| (p.2, if p.0 == i { p.1 } else { p.0 }))
+                .collect();
+            mine.sort_unstable();
+            for &(d, j) in mine.iter().take(most) {
+                assert!(
+                    set.contains(&(i.min(j), i.max(j), d)),
+                    "{i}'s near {j} lost"
+                );
+            }
         }
     }
 
