@@ -78,25 +78,36 @@ pub fn pairs_within(hashes: &[u64], radius: u32, most: usize) -> Vec<(u32, u32, 
             |(mut found, mut keys, mut near), i| {
                 let h = hashes[i];
                 near.clear();
+                let band_of = |x: u64, band: usize| (x >> (band as u32 * BAND_BITS)) & 0xffff;
                 for (band, table) in tables.iter().enumerate() {
-                    let v = ((h >> (band as u32 * BAND_BITS)) & 0xffff) as u16;
+                    let v = band_of(h, band) as u16;
                     neighbours(v, sub, &mut keys);
                     for &k in &keys {
                         for &j in table.bucket(k as usize) {
                             if j as usize == i {
                                 continue;
                             }
-                            let d = (h ^ hashes[j as usize]).count_ones();
+                            let other = hashes[j as usize];
+                            // Found through an earlier band already: push each hash once.
+                            if (0..band)
+                                .any(|b| (band_of(h, b) ^ band_of(other, b)).count_ones() <= sub)
+                            {
+                                continue;
+                            }
+                            let d = (h ^ other).count_ones();
                             if d <= radius {
                                 near.push((d, j));
                             }
                         }
                     }
                 }
-                // One hash can be found through several bands.
-                near.sort_unstable();
-                near.dedup();
-                for &(d, j) in near.iter().take(most) {
+                // The `most` nearest by a selection, not a sort: in a dense cluster `near`
+                // holds the whole cluster.
+                if near.len() > most {
+                    near.select_nth_unstable(most);
+                    near.truncate(most);
+                }
+                for &(d, j) in near.iter() {
                     let (a, b) = if (i as u32) < j {
                         (i as u32, j)
                     } else {
