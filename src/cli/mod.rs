@@ -445,16 +445,14 @@ fn cmd_import(dir: &Path, path: &Path, format: Format, o: &Overrides, json: bool
         None
     };
     let (items, ignored) = ingest::sources::collect(path, format)?;
-    let mut created = None;
-    let mut store = match existing {
-        Some(store) => store,
+    let (mut store, created) = match existing {
+        Some(store) => (store, None),
         None => {
             let choice = shape::choose(&items, o);
             if !json {
                 println!("{}", choice.reason);
             }
-            created = Some(choice.clone());
-            Store::open_or_create(dir, &choice.settings)?
+            (Store::open_or_create(dir, &choice.settings)?, Some(choice))
         }
     };
     let report = import_with_bar(&mut store, items, ignored)?;

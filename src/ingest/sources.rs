@@ -101,9 +101,9 @@ pub fn is_image_name(name: &str) -> bool {
 }
 
 /// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif,webp}` (and TIFF, to refuse by name in the
-/// report); images directly under `root` are unlabelled. Symbolic links are followed — to files and to folders — but a folder reached
-/// twice (a link loop, or two links to one place) is walked once and the second way there
-/// is listed with the reason.
+/// report); images directly under `root` are unlabelled. Symbolic links are followed — to
+/// files and to folders — but a folder reached twice (a link loop, or two links to one
+/// place) is walked once and the second way there is listed with the reason.
 fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
     let root = root
         .canonicalize()
