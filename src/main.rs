@@ -2,6 +2,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`thresh scores ... | head`) panics
+    // in println!. Restore the default: the process ends quietly, as other tools do. Every
+    // command prints after its work is stored, so nothing acknowledged is lost.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = thresh::cli::Cli::parse();
     match thresh::cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

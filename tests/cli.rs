@@ -148,3 +148,34 @@ fn import_json_lists_skipped_files() {
         .unwrap()
         .ends_with("data/a/bad.png"));
 }
+
+/// Output into a pipe nobody reads (`thresh stats | head -0`) ends the process quietly by
+/// SIGPIPE — it used to panic in println! with a backtrace.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    common::write(
+        &cwd.join("data/a/x.png"),
+        &common::png(8, 8, |x, _| x as u8),
+    );
+    assert!(thresh(cwd, &["import", "data"]).status.success());
+    let mut fds = [0i32; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // The read end is closed before thresh starts: its first write meets a closed pipe.
+    unsafe { libc::close(fds[0]) };
+    let out = unsafe { std::process::Stdio::from_raw_fd(fds[1]) };
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_thresh"))
+        .current_dir(cwd)
+        .env_remove("THRESH_STORE")
+        .arg("stats")
+        .stdout(out)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGPIPE), "{:?}", o.status);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
