@@ -179,8 +179,7 @@ fn import_chooses_the_store_shape_from_the_images() {
 /// RGB.
 #[test]
 fn a_review_round_in_the_ui_on_the_colour_demo() {
-    use common::ui::{app_with, code, key, render, settle, text};
-    use ratatui::crossterm::event::KeyCode;
+    use common::ui::{app_with, key, menu, render, settle, text};
     use ratatui::style::Color;
     use std::time::{Duration, Instant};
     use thresh::demo::Kind;
@@ -194,10 +193,7 @@ fn a_review_round_in_the_ui_on_the_colour_demo() {
     app.ctx.config.epochs = 1;
     app.ctx.config.seed_set = 60;
     // Menu → draw a seed set; the grid then shows colour thumbnails.
-    key(&mut app, 'm');
-    code(&mut app, KeyCode::Down);
-    code(&mut app, KeyCode::Down);
-    code(&mut app, KeyCode::Enter);
+    menu(&mut app, 2);
     settle(&mut app);
     let t = render(&mut app, 200, 60);
     let coloured = t
@@ -212,8 +208,7 @@ fn a_review_round_in_the_ui_on_the_colour_demo() {
         key(&mut app, 'a');
         render(&mut app, 200, 60);
     }
-    key(&mut app, 'm');
-    code(&mut app, KeyCode::Enter);
+    menu(&mut app, 0);
     assert_eq!(app.screen, Screen::Training);
     let s = text(&render(&mut app, 200, 60));
     assert!(s.contains("store 64 px RGB   augmentation photos"), "{s}");

@@ -6,7 +6,7 @@
 mod common;
 
 use common::demo_store;
-use common::ui::{app, code, key, render, settle, text};
+use common::ui::{app, code, key, menu, render, settle, text};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use std::time::{Duration, Instant};
@@ -171,10 +171,7 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     app.ctx.config.epochs = 2;
     app.ctx.config.seed_set = 60;
     // Menu → draw a seed set, accept it; menu → train a round.
-    key(&mut app, 'm');
-    code(&mut app, KeyCode::Down);
-    code(&mut app, KeyCode::Down);
-    code(&mut app, KeyCode::Enter);
+    menu(&mut app, 2);
     settle(&mut app);
     assert!(app.ctx.status.contains("to certify"), "{}", app.ctx.status);
     render(&mut app, 200, 60);
@@ -182,8 +179,7 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
         key(&mut app, 'a');
         render(&mut app, 200, 60);
     }
-    key(&mut app, 'm');
-    code(&mut app, KeyCode::Enter);
+    menu(&mut app, 0);
     assert!(app.job().running, "{}", app.ctx.status);
     assert_eq!(app.screen, Screen::Training);
     let started = Instant::now();
@@ -240,11 +236,7 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
 
     // The GAN from the menu (a few iterations), then samples to approve.
     app.ctx.config.gan_iters = 4;
-    key(&mut app, 'm');
-    for _ in 0..7 {
-        code(&mut app, KeyCode::Down);
-    }
-    code(&mut app, KeyCode::Enter);
+    menu(&mut app, 7);
     assert!(app.job().running, "{}", app.ctx.status);
     let started = Instant::now();
     while app.job().running && started.elapsed() < Duration::from_secs(120) {
@@ -259,11 +251,7 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     );
     let s = text(&render(&mut app, 120, 40));
     assert!(s.contains("fresh samples per class"), "{s}");
-    key(&mut app, 'm');
-    for _ in 0..8 {
-        code(&mut app, KeyCode::Down);
-    }
-    code(&mut app, KeyCode::Enter);
+    menu(&mut app, 8);
     settle(&mut app);
     assert_eq!(
         app.queues.view.name(),

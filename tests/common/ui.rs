@@ -67,3 +67,12 @@ pub fn text(t: &Terminal<TestBackend>) -> String {
     }
     s
 }
+
+/// Open the menu and choose its entry number `entry` (0 = the first, "Train a round").
+pub fn menu(app: &mut App, entry: usize) {
+    key(app, 'm');
+    for _ in 0..entry {
+        code(app, KeyCode::Down);
+    }
+    code(app, KeyCode::Enter);
+}
