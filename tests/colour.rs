@@ -179,11 +179,9 @@ fn import_chooses_the_store_shape_from_the_images() {
 /// RGB.
 #[test]
 fn a_review_round_in_the_ui_on_the_colour_demo() {
-    use common::ui::{app_with, key, menu, render, settle, text};
+    use common::ui::{app_with, finish_job, key, menu, render, settle, text};
     use ratatui::style::Color;
-    use std::time::{Duration, Instant};
     use thresh::demo::Kind;
-    use thresh::tui::app::AppEvent;
     use thresh::tui::screens::Screen;
     use thresh::tui::thumb::Palette;
 
@@ -212,16 +210,7 @@ fn a_review_round_in_the_ui_on_the_colour_demo() {
     assert_eq!(app.screen, Screen::Training);
     let s = text(&render(&mut app, 200, 60));
     assert!(s.contains("store 64 px RGB   augmentation photos"), "{s}");
-    let started = Instant::now();
-    while app.job().running {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the round did not finish"
-        );
-        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
-            app.handle(AppEvent::Job(e));
-        }
-    }
+    finish_job(&mut app, 300);
     assert!(
         app.job().outcome.starts_with("round 1"),
         "{}",

@@ -6,7 +6,7 @@
 mod common;
 
 use common::demo_store;
-use common::ui::{app, code, key, menu, render, settle, text};
+use common::ui::{app, code, finish_job, key, menu, render, settle, text};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use std::time::{Duration, Instant};
@@ -238,12 +238,7 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     app.ctx.config.gan_iters = 4;
     menu(&mut app, 7);
     assert!(app.job().running, "{}", app.ctx.status);
-    let started = Instant::now();
-    while app.job().running && started.elapsed() < Duration::from_secs(120) {
-        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
-            app.handle(AppEvent::Job(e));
-        }
-    }
+    finish_job(&mut app, 120);
     assert!(
         app.job().outcome.starts_with("GAN trained"),
         "{}",

@@ -76,3 +76,18 @@ pub fn menu(app: &mut App, entry: usize) {
     }
     code(app, KeyCode::Enter);
 }
+
+/// Feed the app the compute worker's events until its job ends; fails after `secs`.
+pub fn finish_job(app: &mut App, secs: u64) {
+    let started = Instant::now();
+    while app.job().running {
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "the job did not finish in {secs} s: {}",
+            app.job().stage
+        );
+        if let Some(e) = app.wait_job(Duration::from_millis(50)) {
+            app.handle(AppEvent::Job(e));
+        }
+    }
+}
