@@ -3,11 +3,22 @@
 //! similarity. Prints tables and one JSON line.
 //!
 //! `THRESH_BENCH_SIZES=10000,100000` (default) sets the throughput sizes.
+//!
+//! Then import and dedup at scale, each run as the `thresh` binary (its peak RSS measured
+//! by `wait4`): `THRESH_BENCH_SCALE=10000,100000` (default; add 1000000 for the million-file
+//! run — ≈7 GB of files and ≈4 GB of store, half an hour on 2 cores) generated files, mixed
+//! 32–256 px colour photographs-like images (gradients and shapes), 60% JPEG and 40% PNG, in
+//! 100 class folders, imported into a 32 px RGB store (`--size 32`: at the 128 px the shape
+//! chooser picks, a million samples would not fit this machine's disk). The trees are kept
+//! in `THRESH_BENCH_TREES` when it is set (generating a million files takes minutes), else
+//! in a temporary directory.
 
 mod common;
 
 use common::{bench_kind, setup, setup_of};
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thresh::dedup::phash::{self, HashKind};
 use thresh::dedup::{self, quality, verify, Params};
@@ -159,10 +170,11 @@ fn main() {
             "import_dedup_img_s": both, "dedup_ms": dedup_secs * 1e3, "groups": r.groups,
         }));
     }
+    let scale = at_scale();
     println!(
         "{}",
         serde_json::json!({
-            "bench": "pipeline", "threads": threads,
+            "bench": "pipeline", "threads": threads, "scale": scale,
             "best": {"f1": best.0, "hash": format!("{:?}", best.1), "radius": best.2, "min_similarity": best.3},
             "default": {"near_recall": q.near_recall, "precision": q.precision, "exact_found": q.exact_found, "exact_total": q.exact_total},
             "throughput": rows,
@@ -173,4 +185,179 @@ fn main() {
 fn truth_counts(t: &quality::Truth) -> (usize, usize) {
     let q = quality::measure(t, &[], &[]);
     (q.near_total, q.exact_total)
+}
+
+/// Import and dedup of generated colour files at each of `THRESH_BENCH_SCALE`'s sizes, by
+/// the `thresh` binary: the table, and its rows as JSON.
+fn at_scale() -> Vec<serde_json::Value> {
+    let sizes: Vec<usize> = std::env::var("THRESH_BENCH_SCALE")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    let kept = std::env::var_os("THRESH_BENCH_TREES").map(PathBuf::from);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let trees = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    println!(
+        "\n## import + dedup at scale (mixed 32-256 px colour JPEG/PNG into a 32 px RGB store, `thresh` binary, {} threads)",
+        rayon::current_num_threads()
+    );
+    println!(
+        "{:>8} {:>9} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10}",
+        "files",
+        "MB",
+        "import s",
+        "import/s",
+        "dedup s",
+        "import+dedup/s",
+        "RSS import",
+        "RSS dedup"
+    );
+    let mut rows = Vec::new();
+    let mut previous: Option<(usize, f64)> = None;
+    for n in sizes {
+        let tree = trees.join(format!("photos-{n}"));
+        let mb = photo_tree(&tree, n) as f64 / 1e6;
+        let store = tmp.path().join(format!("store-{n}"));
+        let store_arg = store.display().to_string();
+        let tree_arg = tree.display().to_string();
+        let import = run(&[
+            "--json", "--store", &store_arg, "import", &tree_arg, "--size", "32", "--rgb",
+        ]);
+        let dedup = run(&["--json", "--store", &store_arg, "dedup"]);
+        let both = import.secs + dedup.secs;
+        println!(
+            "{:>8} {:>9.0} {:>10.1} {:>10.0} {:>10.1} {:>11.0} {:>7.0} MB {:>7.0} MB",
+            n,
+            mb,
+            import.secs,
+            n as f64 / import.secs,
+            dedup.secs,
+            n as f64 / both,
+            import.peak_rss_mb,
+            dedup.peak_rss_mb
+        );
+        if let Some((m, t)) = previous {
+            println!(
+                "{:>8} time({n})/time({m}) = {:.1} for {:.0}x the files",
+                "",
+                both / t,
+                n as f64 / m as f64
+            );
+        }
+        previous = Some((n, both));
+        rows.push(serde_json::json!({
+            "files": n, "megabytes": mb, "import_s": import.secs, "dedup_s": dedup.secs,
+            "import_files_s": n as f64 / import.secs, "import_dedup_files_s": n as f64 / both,
+            "import_peak_rss_mb": import.peak_rss_mb, "dedup_peak_rss_mb": dedup.peak_rss_mb,
+            "import": import.report, "dedup": dedup.report,
+        }));
+        std::fs::remove_dir_all(&store).expect("remove the store");
+    }
+    rows
+}
+
+/// One run of the binary: wall seconds, peak resident memory and its JSON report.
+struct Run {
+    secs: f64,
+    peak_rss_mb: f64,
+    report: serde_json::Value,
+}
+
+/// Run `thresh args`, reaped with `wait4` for its own peak RSS (not the bench's): std's
+/// `Child::wait` cannot report it, hence the lint's exception.
+#[allow(clippy::zombie_processes)]
+fn run(args: &[&str]) -> Run {
+    let t = Instant::now();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_thresh"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn thresh");
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("stdout");
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut out).expect("read stdout");
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: pid is our child, not yet reaped (std's Child was consumed without a wait).
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "thresh {args:?} failed ({status})"
+    );
+    Run {
+        secs: t.elapsed().as_secs_f64(),
+        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        report: serde_json::from_slice(&out).expect("thresh --json prints one object"),
+    }
+}
+
+/// `n` different colour images at `root` (100 class folders; 32–256 px a side, each side
+/// drawn on its own; a two-colour gradient with three rectangles; 60% JPEG q85, 40% PNG),
+/// made once: a tree with its `.complete` marker is reused. Returns the bytes written.
+fn photo_tree(root: &Path, n: usize) -> u64 {
+    let marker = root.join(".complete");
+    if let Ok(bytes) = std::fs::read_to_string(&marker) {
+        return bytes.trim().parse().expect("marker holds the byte count");
+    }
+    let t = Instant::now();
+    for c in 0..100 {
+        std::fs::create_dir_all(root.join(format!("c{c:02}"))).expect("class folder");
+    }
+    let bytes: u64 = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
+            let (w, h) = (rng.random_range(32..=256u32), rng.random_range(32..=256u32));
+            let (a, b): ([u8; 3], [u8; 3]) = (rng.random(), rng.random());
+            let mut img = image::RgbImage::from_fn(w, h, |x, y| {
+                let t = (x + y) as f32 / (w + h) as f32;
+                image::Rgb(std::array::from_fn(|k| {
+                    (a[k] as f32 * (1.0 - t) + b[k] as f32 * t) as u8
+                }))
+            });
+            for _ in 0..3 {
+                let colour = image::Rgb(rng.random::<[u8; 3]>());
+                let (x0, y0) = (rng.random_range(0..w), rng.random_range(0..h));
+                let (x1, y1) = (rng.random_range(x0..=w), rng.random_range(y0..=h));
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        img.put_pixel(x, y, colour);
+                    }
+                }
+            }
+            let jpeg = rng.random_bool(0.6);
+            let path = root.join(format!(
+                "c{:02}/{i:07}.{}",
+                i % 100,
+                if jpeg { "jpg" } else { "png" }
+            ));
+            let mut out = Vec::new();
+            if jpeg {
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+                    .encode_image(&img)
+                    .expect("jpeg");
+            } else {
+                image::ImageEncoder::write_image(
+                    image::codecs::png::PngEncoder::new(&mut out),
+                    img.as_raw(),
+                    w,
+                    h,
+                    image::ExtendedColorType::Rgb8,
+                )
+                .expect("png");
+            }
+            std::fs::write(&path, &out).expect("write a bench file");
+            out.len() as u64
+        })
+        .sum();
+    std::fs::write(&marker, bytes.to_string()).expect("marker");
+    eprintln!(
+        "generated {n} files ({:.0} MB) in {:.0} s",
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    bytes
 }

@@ -263,25 +263,9 @@ fn a_file_over_64_mib_is_refused_from_its_size_before_it_is_read() {
 fn an_import_killed_between_its_writes_is_completed_by_the_next() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("data");
-    // More files than one import chunk (2,048), all different.
-    for i in 0..2300u32 {
-        let class = ["odd", "even"][(i % 2) as usize];
-        let bytes = png(8, 8, |x, y| {
-            ((i * 7 + x * 31 + y * 17 + (i >> 5) * x * y) % 256) as u8
-        });
-        write(&root.join(format!("{class}/{i}.png")), &bytes);
-    }
+    numbered_tree(&root, 2300);
     let store_dir = tmp.path().join("store");
-    let import = |failpoint: Option<&str>| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_thresh"));
-        cmd.args(["--store", &store_dir.display().to_string(), "import"])
-            .arg(&root)
-            .env_remove("THRESH_FAILPOINT");
-        if let Some(f) = failpoint {
-            cmd.env("THRESH_FAILPOINT", f);
-        }
-        cmd.output().unwrap()
-    };
+    let import = |failpoint| run_import(&store_dir, &root, failpoint);
     let o = import(Some("import-before-samples"));
     assert!(!o.status.success(), "the failpoint must stop the import");
     assert!(String::from_utf8_lossy(&o.stderr).contains("failpoint import-before-samples"));
@@ -300,6 +284,98 @@ fn an_import_killed_between_its_writes_is_completed_by_the_next() {
     }
     let seqs: std::collections::HashSet<u64> = samples.iter().map(|s| s.seq).collect();
     assert_eq!(seqs.len(), samples.len(), "import numbers are unique");
+}
+
+/// `n` different 8x8 PNGs in two class folders (more than one import chunk of 2,048 when
+/// `n` is), named by number.
+fn numbered_tree(root: &Path, n: u32) {
+    for i in 0..n {
+        let class = ["even", "odd"][(i % 2) as usize];
+        let bytes = png(8, 8, |x, y| {
+            ((i * 7 + x * 31 + y * 17 + (i >> 5) * x * y) % 256) as u8
+        });
+        write(&root.join(format!("{class}/{i}.png")), &bytes);
+    }
+}
+
+/// `thresh --json import root` into `store`, with a failpoint armed or none.
+fn run_import(store: &Path, root: &Path, failpoint: Option<&str>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_thresh"));
+    cmd.args(["--json", "--store", &store.display().to_string(), "import"])
+        .arg(root)
+        .env_remove("THRESH_FAILPOINT");
+    if let Some(f) = failpoint {
+        cmd.env("THRESH_FAILPOINT", f);
+    }
+    cmd.output().unwrap()
+}
+
+/// An import killed after its first chunk was made durable (failpoint `import-after-chunk`)
+/// is continued by the next run: the stored chunk is not read again, the report covers the
+/// whole source — the skipped files of both runs included —, and a finished import leaves no
+/// cursor (the run after it looks at every file again).
+#[test]
+fn a_killed_import_continues_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    numbered_tree(&root, 2300);
+    // One corrupt file in each chunk: "even/0.png" comes first, "odd/999.png" in the second
+    // chunk (the even folder's 1,150 files, then the odd folder's in name order).
+    write(&root.join("even/0.png"), &png_header_only(8, 8));
+    write(&root.join("odd/999.png"), b"not an image");
+    let store_dir = tmp.path().join("store");
+    let report = |o: std::process::Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let o = run_import(&store_dir, &root, Some("import-after-chunk"));
+    assert!(!o.status.success(), "the failpoint must stop the import");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("failpoint import-after-chunk"));
+    assert_eq!(Store::open(&store_dir).unwrap().sample_count(), 2047);
+
+    let r = report(run_import(&store_dir, &root, None));
+    assert_eq!(r["resumed"], 2048, "{r}");
+    assert_eq!(r["scanned"], 2300);
+    assert_eq!(r["added"], 2298, "both runs' samples are counted");
+    assert_eq!(r["unchanged"], 0, "the first chunk was not read again");
+    let mut skipped: Vec<&str> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    skipped.sort();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped[0].ends_with("even/0.png") && skipped[1].ends_with("odd/999.png"));
+    assert_eq!(Store::open(&store_dir).unwrap().sample_count(), 2298);
+
+    let r = report(run_import(&store_dir, &root, None));
+    assert_eq!(
+        (r["resumed"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(2298))
+    );
+    assert_eq!(r["skipped"].as_array().unwrap().len(), 2);
+}
+
+/// A cursor the folder no longer fits (a file added before it after the kill) is dropped:
+/// the next run looks at every file, finds the stored ones by their bytes, and adds the rest.
+#[test]
+fn a_cursor_the_folder_no_longer_fits_starts_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    numbered_tree(&root, 2300);
+    let store_dir = tmp.path().join("store");
+    let o = run_import(&store_dir, &root, Some("import-after-chunk"));
+    assert!(!o.status.success(), "the failpoint must stop the import");
+    write(&root.join("even/00.png"), &png(8, 8, |x, y| (x * y) as u8));
+    let o = run_import(&store_dir, &root, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["resumed"], 0, "{r}");
+    assert_eq!(
+        (r["unchanged"].as_u64(), r["added"].as_u64()),
+        (Some(2048), Some(253))
+    );
 }
 
 /// The formats of real folders (files made with Pillow, in tests/assets/formats): EXIF

@@ -40,15 +40,16 @@ pub fn setup_of(n: usize, kind: demo::Kind) -> (Setup, f64) {
         kind,
     })
     .expect("demo");
-    let (items, ignored) = ingest::sources::collect(&out, Format::Folder).expect("collect");
-    let choice = ingest::shape::choose(&items, &Default::default());
+    let listing = ingest::sources::Listing::open(&out, Format::Folder).expect("listing");
+    let census = listing.census().expect("census");
+    let choice = ingest::shape::choose(&listing, &census, &Default::default()).expect("shape");
     let mut store =
         Store::open_or_create(&dir.path().join("store"), &choice.settings).expect("store");
     store
         .add_classes(kind.classes().iter().copied())
         .expect("classes");
     let t = Instant::now();
-    ingest::import_items(&mut store, items, ignored, &|_, _| {}).expect("import");
+    ingest::import_listing(&mut store, &listing, &census, &|_, _| {}).expect("import");
     let secs = t.elapsed().as_secs_f64();
     (
         Setup {

@@ -10,6 +10,7 @@ mod train;
 use crate::dedup::{self, verify::DEFAULT_MIN_SIMILARITY, Params, DEFAULT_RADIUS};
 use crate::demo::{self, DemoConfig};
 use crate::ingest::shape::{self, Overrides};
+use crate::ingest::sources::{Census, Listing};
 use crate::ingest::{self, Format, ImportReport};
 use crate::store::Store;
 use crate::train::backend::BackendChoice;
@@ -367,12 +368,13 @@ fn cmd_demo(
         }
     }
     let report = demo::generate(&cfg)?;
-    let (items, ignored) = ingest::sources::collect(&cfg.out, Format::Folder)?;
+    let listing = Listing::open(&cfg.out, Format::Folder)?;
+    let census = listing.census()?;
     // A new store takes its shape from the demo's images, as it would from a user's folder.
-    let choice = shape::choose(&items, &Overrides::default());
+    let choice = shape::choose(&listing, &census, &Overrides::default())?;
     let mut store = Store::open_or_create(store_dir, &choice.settings)?;
     store.add_classes(cfg.kind.classes().iter().copied())?;
-    let import = import_with_bar(&mut store, items, ignored)?;
+    let import = import_with_bar(&mut store, &listing, &census)?;
     let dedup = dedup::dedup(&store, Params::default())?;
     if json {
         println!(
@@ -444,18 +446,19 @@ fn cmd_import(dir: &Path, path: &Path, format: Format, o: &Overrides, json: bool
     } else {
         None
     };
-    let (items, ignored) = ingest::sources::collect(path, format)?;
+    let listing = Listing::open(path, format)?;
+    let census = census_with_spinner(&listing)?;
     let (mut store, created) = match existing {
         Some(store) => (store, None),
         None => {
-            let choice = shape::choose(&items, o);
+            let choice = shape::choose(&listing, &census, o)?;
             if !json {
                 println!("{}", choice.reason);
             }
             (Store::open_or_create(dir, &choice.settings)?, Some(choice))
         }
     };
-    let report = import_with_bar(&mut store, items, ignored)?;
+    let report = import_with_bar(&mut store, &listing, &census)?;
     match (json, created) {
         // One object per command: the new store's shape goes with the report.
         (true, Some(c)) => {
@@ -473,22 +476,49 @@ fn cmd_import(dir: &Path, path: &Path, format: Format, o: &Overrides, json: bool
     }
 }
 
-fn import_with_bar(
-    store: &mut Store,
-    items: Vec<ingest::sources::Item>,
-    ignored: usize,
-) -> Result<ImportReport> {
-    // indicatif draws on stderr and hides itself when stderr is not a terminal.
-    let bar = ProgressBar::new(0);
+/// Walk the source once to count it (a million files take seconds: say so meanwhile).
+fn census_with_spinner(listing: &Listing) -> Result<Census> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!("listing {}", listing.root().display()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let census = listing.census();
+    spinner.finish_and_clear();
+    census
+}
+
+fn import_with_bar(store: &mut Store, listing: &Listing, census: &Census) -> Result<ImportReport> {
+    // indicatif draws on stderr and hides itself when stderr is not a terminal; then a line
+    // every tenth of the way says how far the import is, for logs of long imports.
+    let bar = ProgressBar::new(census.items);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta} (elapsed {elapsed})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix("import");
-    let report = ingest::import_items(store, items, ignored, &|done, total| {
-        bar.set_length(total);
+    let start = std::time::Instant::now();
+    // The first call gives where a continued import starts: the rate counts this run only.
+    let from = std::sync::OnceLock::new();
+    let tenth = std::sync::atomic::AtomicU64::new(0);
+    let report = ingest::import_listing(store, listing, census, &|done, total| {
+        let from = *from.get_or_init(|| {
+            bar.set_position(done);
+            bar.reset_eta();
+            done
+        });
         bar.set_position(done);
+        let t = (done * 10).checked_div(total).unwrap_or(10);
+        if bar.is_hidden() && done > from && t > tenth.swap(t, std::sync::atomic::Ordering::Relaxed)
+        {
+            let secs = start.elapsed().as_secs_f64();
+            let rate = (done - from) as f64 / secs.max(1e-3);
+            eprintln!(
+                "thresh: import {done}/{total} items ({rate:.0}/s, eta {:.0} s)",
+                (total - done) as f64 / rate.max(1e-9)
+            );
+        }
     });
     bar.finish_and_clear();
     report
@@ -508,6 +538,12 @@ fn print_import(r: &ImportReport, json: bool) -> Result<()> {
         r.skipped.len(),
         r.ignored
     );
+    if r.resumed > 0 {
+        println!(
+            "  continued an import that was stopped: the first {} items were stored by that run (figures include them)",
+            r.resumed
+        );
+    }
     if r.repaired > 0 {
         println!(
             "  {} stored samples had no pixels (an interrupted import): decoded again",

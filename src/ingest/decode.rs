@@ -6,7 +6,7 @@
 use crate::dedup::phash;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, ImageBuffer, ImageFormat, ImageReader, Pixel};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 
 /// Files larger than this are refused before decoding.
@@ -15,7 +15,7 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 pub const MAX_SIDE: u32 = 8192;
 
 /// Why a file was skipped.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipKind {
     Unreadable,
@@ -207,6 +207,10 @@ pub fn normalise(img: &DynamicImage, size: u32, channels: u8) -> Normalised {
     }
 }
 
+/// Scale the longer side to `size`, then letterbox-pad to a square with the border's mean
+/// colour. Shrinking by 2x or more averages areas (`thumbnail`: the right filter for it, at a
+/// fraction of a resampling filter's cost on a large photo); less, or growing, is a triangle
+/// filter. Padding after the scaling costs a `size` canvas, not one as large as the photo.
 fn fit<P>(img: ImageBuffer<P, Vec<u8>>, size: u32) -> ImageBuffer<P, Vec<u8>>
 where
     P: Pixel<Subpixel = u8> + 'static,
@@ -215,20 +219,28 @@ where
     if w == size && h == size {
         return img;
     }
-    let square = if w == h {
+    let longer = w.max(h) as u64;
+    let scale =
+        |d: u32| ((d as u64 * size as u64 + longer / 2) / longer).clamp(1, size as u64) as u32;
+    let (tw, th) = (scale(w), scale(h));
+    let scaled = if (tw, th) == (w, h) {
         img
+    } else if longer >= 2 * size as u64 {
+        imageops::thumbnail(&img, tw, th)
     } else {
-        let side = w.max(h);
-        let mut canvas = ImageBuffer::from_pixel(side, side, border_mean(&img));
-        imageops::overlay(
-            &mut canvas,
-            &img,
-            ((side - w) / 2) as i64,
-            ((side - h) / 2) as i64,
-        );
-        canvas
+        imageops::resize(&img, tw, th, FilterType::Triangle)
     };
-    imageops::resize(&square, size, size, FilterType::Triangle)
+    if (tw, th) == (size, size) {
+        return scaled;
+    }
+    let mut canvas = ImageBuffer::from_pixel(size, size, border_mean(&scaled));
+    imageops::replace(
+        &mut canvas,
+        &scaled,
+        ((size - tw) / 2) as i64,
+        ((size - th) / 2) as i64,
+    );
+    canvas
 }
 
 /// Mean colour of the outermost pixels: the background to pad with.

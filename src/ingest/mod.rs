@@ -1,8 +1,13 @@
 //! Import an image folder, CSV manifest or IDX pair into the store.
 //!
-//! Files are read, hashed and decoded on rayon in chunks; each chunk is then written in one
-//! sled batch per tree. A file that cannot be used is reported with its path and reason and
-//! skipped: the import goes on, and nothing already stored is touched except to add sources.
+//! The source is walked lazily ([`sources::Listing`]): a first walk counts the items and
+//! learns the labels without reading a file, the second reads, hashes and decodes them on
+//! rayon in chunks, and each chunk is written in one sled batch per tree and flushed with
+//! the import's cursor. Memory stays that of a chunk whatever the number of files, and an
+//! import that is killed is continued by running it again: the items before the cursor are
+//! not read a second time. A file that cannot be used is reported with its path and reason
+//! and skipped: the import goes on, and nothing already stored is touched except to add
+//! sources.
 
 pub mod decode;
 pub mod shape;
@@ -11,29 +16,34 @@ pub mod sources;
 pub use decode::{DecodeError, SkipKind};
 pub use sources::Format;
 
-use crate::store::{Id, Sample, Source, Store};
+use crate::store::{failpoint, Id, Sample, Source, Store};
 use anyhow::Result;
 use rayon::prelude::*;
-use serde::Serialize;
-use sources::Item;
-use std::collections::{BTreeSet, HashMap};
+use serde::{Deserialize, Serialize};
+use sources::{Census, Found, Item, Listing};
+use std::collections::HashMap;
 use std::path::Path;
 
-/// Items decoded per chunk: bounds memory and sets how often progress is reported.
+/// Items decoded per chunk: bounds memory and sets how often progress is reported and the
+/// cursor is made durable.
 const CHUNK: usize = 2048;
 
 /// A file that was skipped, and why.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Skipped {
     pub path: String,
     pub kind: SkipKind,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ImportReport {
     /// Items looked at (files, manifest rows, IDX records).
     pub scanned: usize,
+    /// Of those, items an earlier run of this import stored before it was stopped: not
+    /// read again (their figures are in the counts below).
+    #[serde(default)]
+    pub resumed: usize,
     /// New samples stored.
     pub added: usize,
     /// New paths whose bytes were already stored: added as extra sources of that sample.
@@ -48,6 +58,20 @@ pub struct ImportReport {
     /// Samples whose sources now disagree on the label.
     pub conflicts: usize,
     pub skipped: Vec<Skipped>,
+}
+
+/// How far an unfinished import of one source got, kept in the store until it ends.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    /// Items consumed in walk order (stored, known or skipped).
+    done: u64,
+    /// The path of item `done - 1`. A walk that no longer has it there (files were added or
+    /// removed since) starts from the beginning: known files are recognised by their bytes.
+    last: String,
+    /// Chunks written: the skipped files of chunk `n` are record `<cursor>:skipped:<n>`.
+    chunks: u64,
+    /// The counts so far (`skipped` left empty: those are in the chunk records).
+    report: ImportReport,
 }
 
 enum Outcome {
@@ -72,48 +96,73 @@ pub fn import(
     format: Format,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ImportReport> {
-    let (items, ignored) = sources::collect(root, format)?;
-    import_items(store, items, ignored, progress)
+    let listing = Listing::open(root, format)?;
+    let census = listing.census()?;
+    import_listing(store, &listing, &census, progress)
 }
 
-pub fn import_items(
+/// Import what `listing` holds (`census` is its count), continuing an earlier run of the
+/// same import that was stopped.
+pub fn import_listing(
     store: &mut Store,
-    items: Vec<Item>,
-    ignored: usize,
+    listing: &Listing,
+    census: &Census,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ImportReport> {
-    let mut report = ImportReport {
-        scanned: items.len(),
-        ignored,
-        ..Default::default()
-    };
-    let labels: BTreeSet<&str> = items
-        .iter()
-        .filter_map(|i| match i {
-            Item::File { given, .. } | Item::Raw { given, .. } => given.as_deref(),
-            Item::Missing { .. } => None,
-        })
-        .collect();
-    store.add_classes(labels.iter().copied())?;
+    store.add_classes(census.labels.iter().map(String::as_str))?;
+    let key = format!("import:{}", listing.root().display());
+    let (mut walk, mut cursor) = resume(store, listing, &key)?;
+    let resumed = cursor.done as usize;
+    progress(cursor.done, census.items);
 
     let (size, channels) = (store.meta().size, store.meta().channels);
-    let total = items.len() as u64;
-    let mut done = 0u64;
-    for chunk in items.chunks(CHUNK) {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        chunk.clear();
+        for found in walk.by_ref() {
+            if let Found::Item(item) = found? {
+                chunk.push(item);
+                if chunk.len() == CHUNK {
+                    break;
+                }
+            }
+        }
+        let Some(last) = chunk.last() else { break };
+        let last = last.display_path();
         let outcomes: Vec<Outcome> = chunk
             .par_iter()
             .map(|item| examine(store, item, size, channels))
             .collect::<Result<_>>()?;
-        apply(store, outcomes, &mut report)?;
-        done += chunk.len() as u64;
-        progress(done, total);
+        let skipped = apply(store, outcomes, &mut cursor.report)?;
+        if !skipped.is_empty() {
+            store.stage_record(&format!("{key}:skipped:{:012}", cursor.chunks), &skipped)?;
+        }
+        cursor.chunks += 1;
+        cursor.done += chunk.len() as u64;
+        cursor.last = last;
+        // One flush: the chunk's samples, its skipped files and the cursor past them.
+        store.put_record(&key, &cursor)?;
+        failpoint::crash_here("import-after-chunk", || {});
+        progress(cursor.done, census.items);
     }
+
+    let mut report = cursor.report;
+    report.scanned = census.items as usize;
+    report.ignored = census.ignored;
+    report.resumed = resumed;
+    report.skipped = store
+        .records::<Vec<Skipped>>(&format!("{key}:skipped:"))?
+        .into_iter()
+        .flatten()
+        .collect();
+    forget(store, &key)?;
     store.append_log(
         None,
         "import",
         None,
         Some(serde_json::json!({
             "scanned": report.scanned,
+            "resumed": report.resumed,
             "added": report.added,
             "new_sources": report.new_sources,
             "repaired": report.repaired,
@@ -123,6 +172,42 @@ pub fn import_items(
     )?;
     store.flush()?;
     Ok(report)
+}
+
+/// Remove the cursor `key` and its chunk records (not flushed).
+fn forget(store: &Store, key: &str) -> Result<()> {
+    store.remove_records(&format!("{key}:skipped:"))?;
+    store.remove_record(key)
+}
+
+type Walk = Box<dyn Iterator<Item = Result<Found>> + Send>;
+
+/// The walk to import from and the cursor to count on: past the items an earlier run
+/// stored when its cursor still fits the source, from the start (and no cursor) otherwise.
+fn resume(store: &Store, listing: &Listing, key: &str) -> Result<(Walk, Cursor)> {
+    if let Some(cursor) = store.record::<Cursor>(key)? {
+        let mut walk = listing.walk()?;
+        let mut at = 0u64;
+        let mut last = None;
+        while at < cursor.done {
+            match walk.next().transpose()? {
+                Some(Found::Item(item)) => {
+                    at += 1;
+                    if at == cursor.done {
+                        last = Some(item.display_path());
+                    }
+                }
+                Some(Found::Ignored) => {}
+                None => break,
+            }
+        }
+        if last.as_deref() == Some(cursor.last.as_str()) {
+            return Ok((walk, cursor));
+        }
+        // The source changed under the cursor: its chunk records no longer line up.
+        forget(store, key)?;
+    }
+    Ok((listing.walk()?, Cursor::default()))
 }
 
 /// Is `id` stored: `None` no; `Some(true)` with its pixels; `Some(false)` without them (an
@@ -230,12 +315,14 @@ fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, (SkipKind, String)>
 }
 
 /// Write one chunk's outcomes: new samples in a batch, extra sources onto existing samples.
-fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Result<()> {
+/// Returns the chunk's skipped files.
+fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Result<Vec<Skipped>> {
     let mut fresh: Vec<(Sample, Vec<u8>)> = Vec::new();
     let mut fresh_index: HashMap<Id, usize> = HashMap::new();
+    let mut skipped = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Outcome::Skip(s) => report.skipped.push(s),
+            Outcome::Skip(s) => skipped.push(s),
             Outcome::New {
                 source,
                 id,
@@ -278,7 +365,7 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
         }
     }
     store.insert_samples(&fresh)?;
-    Ok(())
+    Ok(skipped)
 }
 
 /// A path whose bytes are a stored sample: add it to that sample's sources.

@@ -13,7 +13,7 @@
 //!   images that are mostly blank paper —, `photos` for everything else.
 
 use super::decode::{self, MAX_FILE_BYTES};
-use super::sources::Item;
+use super::sources::{Census, Found, Item, Listing};
 use crate::augment::Preset;
 use crate::store::StoreSettings;
 use image::DynamicImage;
@@ -56,10 +56,25 @@ struct Look {
     paper: f32,
 }
 
-/// Choose the settings of a new store for `items`.
-pub fn choose(items: &[Item], o: &Overrides) -> Choice {
-    let step = items.len().div_ceil(SAMPLE).max(1);
-    let looks: Vec<Look> = items.par_iter().step_by(step).filter_map(look).collect();
+/// Choose the settings of a new store for what `listing` holds (`census` counted it).
+pub fn choose(listing: &Listing, census: &Census, o: &Overrides) -> anyhow::Result<Choice> {
+    let step = (census.items as usize).div_ceil(SAMPLE).max(1);
+    let mut sample = Vec::with_capacity(SAMPLE);
+    let mut at = 0usize;
+    for found in listing.walk()? {
+        if let Found::Item(item) = found? {
+            if at % step == 0 {
+                sample.push(item);
+            }
+            at += 1;
+        }
+    }
+    Ok(choose_among(&sample, o))
+}
+
+/// Choose from the items sampled.
+fn choose_among(sample: &[Item], o: &Overrides) -> Choice {
+    let looks: Vec<Look> = sample.par_iter().filter_map(look).collect();
     let n = looks.len();
     let coloured = looks.iter().filter(|l| l.colour).count();
     let colour = o
@@ -221,7 +236,7 @@ mod tests {
         let items: Vec<Item> = (0..20)
             .map(|i| write(tmp.path(), &format!("{i}.png"), drawing(i)))
             .collect();
-        let c = choose(&items, &Overrides::default());
+        let c = choose_among(&items, &Overrides::default());
         assert_eq!(
             (c.settings.size, c.settings.channels, c.settings.augment),
             (32, 1, Some(Preset::Numerals)),
@@ -245,7 +260,7 @@ mod tests {
                 DynamicImage::ImageLuma8(photo(60, 40, 0).to_luma8()).to_rgb8(),
             ),
         ));
-        let c = choose(&items, &Overrides::default());
+        let c = choose_among(&items, &Overrides::default());
         assert_eq!(
             (c.settings.size, c.settings.channels, c.settings.augment),
             (64, 3, Some(Preset::Photos)),
@@ -256,13 +271,13 @@ mod tests {
         let big: Vec<Item> = (0..5)
             .map(|i| write(tmp.path(), &format!("big{i}.png"), photo(300, 500, i)))
             .collect();
-        assert_eq!(choose(&big, &Overrides::default()).settings.size, 128);
+        assert_eq!(choose_among(&big, &Overrides::default()).settings.size, 128);
         let o = Overrides {
             size: Some(32),
             colour: Some(false),
             augment: Some(Preset::None),
         };
-        let c = choose(&big, &o);
+        let c = choose_among(&big, &o);
         assert_eq!(
             (c.settings.size, c.settings.channels, c.settings.augment),
             (32, 1, Some(Preset::None))
@@ -276,7 +291,7 @@ mod tests {
 
     #[test]
     fn nothing_readable_falls_back_to_32_px_gray() {
-        let c = choose(
+        let c = choose_among(
             &[Item::Missing {
                 path: "x.png".into(),
                 reason: "gone".into(),

@@ -2,6 +2,7 @@
 //! or the records of an IDX pair. Every item carries the path it will be known by.
 
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -42,26 +43,102 @@ impl Item {
     }
 }
 
-/// The items at `root`, and how many files were passed over because they are not images.
-pub fn collect(root: &Path, format: Format) -> Result<(Vec<Item>, usize)> {
-    let meta = fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
-    let format = match format {
-        Format::Auto => detect(root, meta.is_dir())?,
-        f => f,
-    };
-    match format {
-        Format::Folder => {
-            if !meta.is_dir() {
-                bail!(
-                    "{} is not a directory (a class-per-folder tree)",
-                    root.display()
-                );
-            }
-            folder(root)
+/// One thing found at the source: an item to import, or a file passed over because it is
+/// not an image by name (counted, not read).
+pub enum Found {
+    Item(Item),
+    Ignored,
+}
+
+/// What one walk of the source found, without reading a file: how many items (the total the
+/// progress bar and the resume cursor count), how many files were passed over, and the
+/// labels (few, whatever the number of files).
+#[derive(Clone, Debug, Default)]
+pub struct Census {
+    pub items: u64,
+    pub ignored: usize,
+    pub labels: BTreeSet<String>,
+}
+
+/// A source to import from, walked lazily and always in the same order (names sorted in
+/// each folder), so a million files never sit in memory at once and an interrupted import
+/// can skip what an earlier run stored.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    root: PathBuf,
+    format: Format,
+}
+
+impl Listing {
+    /// Check that `root` can be read and settle its format.
+    pub fn open(root: &Path, format: Format) -> Result<Listing> {
+        let meta = fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
+        let format = match format {
+            Format::Auto => detect(root, meta.is_dir())?,
+            f => f,
+        };
+        if format == Format::Folder && !meta.is_dir() {
+            bail!(
+                "{} is not a directory (a class-per-folder tree)",
+                root.display()
+            );
         }
-        Format::Csv => Ok((manifest(root)?, 0)),
-        Format::Idx => Ok((idx(root)?, 0)),
-        Format::Auto => unreachable!("auto resolved above"),
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", root.display()))?;
+        Ok(Listing { root, format })
+    }
+
+    /// The canonical path of the source: what the resume cursor is kept under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The items in order. A folder, manifest row or record that cannot be used comes as an
+    /// `Item::Missing` with its reason; an error ends the walk (an unreadable manifest).
+    pub fn walk(&self) -> Result<Box<dyn Iterator<Item = Result<Found>> + Send>> {
+        Ok(match self.format {
+            Format::Folder => Box::new(FolderWalk::new(self.root.clone())),
+            Format::Csv => Box::new(manifest(&self.root)?),
+            Format::Idx => Box::new(idx(&self.root)?.into_iter().map(|i| Ok(Found::Item(i)))),
+            Format::Auto => unreachable!("resolved in open"),
+        })
+    }
+
+    /// Walk once, reading no file, to count and to learn the labels.
+    pub fn census(&self) -> Result<Census> {
+        let mut census = Census::default();
+        for found in self.walk()? {
+            match found? {
+                Found::Item(item) => {
+                    census.items += 1;
+                    if let Item::File {
+                        given: Some(label), ..
+                    }
+                    | Item::Raw {
+                        given: Some(label), ..
+                    } = &item
+                    {
+                        if !census.labels.contains(label) {
+                            census.labels.insert(label.clone());
+                        }
+                    }
+                }
+                Found::Ignored => census.ignored += 1,
+            }
+        }
+        Ok(census)
+    }
+
+    /// Every item at once (small sources: tests, the demo).
+    pub fn items(&self) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        for found in self.walk()? {
+            if let Found::Item(item) = found? {
+                items.push(item);
+            }
+        }
+        Ok(items)
     }
 }
 
@@ -101,48 +178,64 @@ pub fn is_image_name(name: &str) -> bool {
 }
 
 /// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif,webp}` (and TIFF, to refuse by name in the
-/// report); images directly under `root` are unlabelled. Symbolic links are followed — to
-/// files and to folders — but a folder reached twice (a link loop, or two links to one
-/// place) is walked once and the second way there is listed with the reason.
-fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
-    let root = root
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", root.display()))?;
-    let mut items = Vec::new();
-    let mut ignored = 0;
-    let mut visited = std::collections::HashSet::from([root.clone()]);
-    let mut stack = vec![(root.clone(), None::<String>)];
-    while let Some((dir, label)) = stack.pop() {
-        let mut entries: Vec<_> = fs::read_dir(&dir)
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("cannot list {}", dir.display()))?;
+/// report); images directly under `root` are unlabelled. One folder is listed at a time
+/// (its names sorted; subfolders visited in name order after its files). Symbolic links are
+/// followed — to files and to folders — but a folder reached twice (a link loop, or two
+/// links to one place) is walked once and the second way there is listed with the reason;
+/// a folder that cannot be listed is listed with its reason, and the walk goes on.
+struct FolderWalk {
+    /// Folders still to list, the last one next.
+    stack: Vec<(PathBuf, Option<String>)>,
+    visited: std::collections::HashSet<PathBuf>,
+    /// What the folder listed last found, in order.
+    pending: std::collections::VecDeque<Found>,
+}
+
+impl FolderWalk {
+    fn new(root: PathBuf) -> FolderWalk {
+        FolderWalk {
+            visited: std::collections::HashSet::from([root.clone()]),
+            stack: vec![(root, None)],
+            pending: Default::default(),
+        }
+    }
+
+    /// List one folder into `pending` and its subfolders onto the stack.
+    fn list(&mut self, dir: &Path, label: Option<String>) {
+        let listed = fs::read_dir(dir).and_then(|rd| rd.collect::<std::io::Result<Vec<_>>>());
+        let mut entries = match listed {
+            Ok(e) => e,
+            Err(e) => {
+                self.pending.push_back(Found::Item(Item::Missing {
+                    path: dir.display().to_string(),
+                    reason: format!("cannot list this folder: {e}"),
+                }));
+                return;
+            }
+        };
         entries.sort_by_key(|e| e.file_name());
         // Push directories in reverse so they are visited in name order.
         for entry in entries.iter().rev() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            if !is_dir(entry) {
+            if name.starts_with('.') || !is_dir(entry) {
                 continue;
             }
             let path = entry.path();
             match path.canonicalize() {
-                Ok(real) if visited.insert(real.clone()) => {
-                    stack.push((path, label.clone().or(Some(name))))
+                Ok(real) if self.visited.insert(real.clone()) => {
+                    self.stack.push((path, label.clone().or(Some(name))))
                 }
-                Ok(real) => items.push(Item::Missing {
+                Ok(real) => self.pending.push_back(Found::Item(Item::Missing {
                     path: path.display().to_string(),
                     reason: format!(
                         "a link to {}, which is already imported from this tree (a symlink loop or a second link): not read twice",
                         real.display()
                     ),
-                }),
-                Err(e) => items.push(Item::Missing {
+                })),
+                Err(e) => self.pending.push_back(Found::Item(Item::Missing {
                     path: path.display().to_string(),
                     reason: format!("cannot resolve: {e}"),
-                }),
+                })),
             }
         }
         for entry in &entries {
@@ -150,17 +243,30 @@ fn folder(root: &Path) -> Result<(Vec<Item>, usize)> {
             if name.starts_with('.') || is_dir(entry) {
                 continue;
             }
-            if is_image_name(&name) {
-                items.push(Item::File {
+            self.pending.push_back(if is_image_name(&name) {
+                Found::Item(Item::File {
                     path: entry.path(),
                     given: label.clone(),
-                });
+                })
             } else {
-                ignored += 1;
-            }
+                Found::Ignored
+            });
         }
     }
-    Ok((items, ignored))
+}
+
+impl Iterator for FolderWalk {
+    type Item = Result<Found>;
+
+    fn next(&mut self) -> Option<Result<Found>> {
+        loop {
+            if let Some(found) = self.pending.pop_front() {
+                return Some(Ok(found));
+            }
+            let (dir, label) = self.stack.pop()?;
+            self.list(&dir, label);
+        }
+    }
 }
 
 /// Is the entry a folder, or a link to one?
@@ -173,13 +279,9 @@ fn is_dir(entry: &fs::DirEntry) -> bool {
 }
 
 /// A CSV with a `path` column and an optional `label` column; paths are relative to the CSV.
-fn manifest(csv_path: &Path) -> Result<Vec<Item>> {
-    let base = csv_path
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", csv_path.display()))?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+/// Rows are read as the walk asks for them.
+fn manifest(csv_path: &Path) -> Result<impl Iterator<Item = Result<Found>> + Send> {
+    let base = csv_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(csv_path)
@@ -197,8 +299,8 @@ fn manifest(csv_path: &Path) -> Result<Vec<Item>> {
         )
     })?;
     let label_col = col("label");
-    let mut items = Vec::new();
-    for (row, record) in reader.records().enumerate() {
+    let csv_path = csv_path.to_path_buf();
+    Ok(reader.into_records().enumerate().map(move |(row, record)| {
         let record =
             record.with_context(|| format!("manifest {} row {}", csv_path.display(), row + 2))?;
         let rel = record.get(path_col).unwrap_or("");
@@ -207,22 +309,20 @@ fn manifest(csv_path: &Path) -> Result<Vec<Item>> {
             .filter(|l| !l.is_empty())
             .map(str::to_string);
         if rel.is_empty() {
-            items.push(Item::Missing {
+            return Ok(Found::Item(Item::Missing {
                 path: format!("{}:{}", csv_path.display(), row + 2),
                 reason: "empty path in manifest".into(),
-            });
-            continue;
+            }));
         }
         let full = base.join(rel);
-        match full.canonicalize() {
-            Ok(path) => items.push(Item::File { path, given }),
-            Err(e) => items.push(Item::Missing {
+        Ok(Found::Item(match full.canonicalize() {
+            Ok(path) => Item::File { path, given },
+            Err(e) => Item::Missing {
                 path: full.display().to_string(),
                 reason: format!("cannot open: {e}"),
-            }),
-        }
-    }
-    Ok(items)
+            },
+        }))
+    }))
 }
 
 fn is_idx_images(name: &str) -> bool {

@@ -241,9 +241,7 @@ impl Store {
 
     /// A named record in the `meta` tree (e.g. the GAN's checkpoint, evaluation results).
     pub fn put_record<T: Serialize>(&self, key: &str, value: &T) -> anyhow::Result<()> {
-        self.db
-            .open_tree("meta")?
-            .insert(format!("record:{key}"), serde_json::to_vec(value)?)?;
+        self.stage_record(key, value)?;
         self.flush()
     }
 
@@ -251,6 +249,43 @@ impl Store {
         get_json(&self.db.open_tree("meta")?, format!("record:{key}"), || {
             format!("record {key}")
         })
+    }
+
+    /// Write a named record without flushing: the next flush makes it durable with whatever
+    /// was written before it (an import chunk's skipped files, then its cursor).
+    pub fn stage_record<T: Serialize>(&self, key: &str, value: &T) -> anyhow::Result<()> {
+        self.db
+            .open_tree("meta")?
+            .insert(format!("record:{key}"), serde_json::to_vec(value)?)?;
+        Ok(())
+    }
+
+    /// The records whose names start with `prefix`, in name order.
+    pub fn records<T: DeserializeOwned>(&self, prefix: &str) -> anyhow::Result<Vec<T>> {
+        let tree = self.db.open_tree("meta")?;
+        tree.scan_prefix(format!("record:{prefix}"))
+            .map(|kv| {
+                let (k, v) = kv?;
+                serde_json::from_slice(&v).with_context(|| {
+                    format!("record {} is unreadable", String::from_utf8_lossy(&k[7..]))
+                })
+            })
+            .collect()
+    }
+
+    /// Remove the record named `key` (not flushed).
+    pub fn remove_record(&self, key: &str) -> anyhow::Result<()> {
+        self.db.open_tree("meta")?.remove(format!("record:{key}"))?;
+        Ok(())
+    }
+
+    /// Remove the records whose names start with `prefix` (not flushed).
+    pub fn remove_records(&self, prefix: &str) -> anyhow::Result<()> {
+        let tree = self.db.open_tree("meta")?;
+        for key in tree.scan_prefix(format!("record:{prefix}")).keys() {
+            tree.remove(key?)?;
+        }
+        Ok(())
     }
 
     /// Change the store's default augmentation preset (a setting, not a decision).

@@ -86,8 +86,9 @@ pub fn demo_store_of(dir: &Path, n: usize, seed: u64, kind: demo::Kind) -> (Stor
         kind,
     })
     .unwrap();
-    let (items, ignored) = ingest::sources::collect(&out, Format::Folder).unwrap();
-    let choice = ingest::shape::choose(&items, &Default::default());
+    let listing = ingest::sources::Listing::open(&out, Format::Folder).unwrap();
+    let census = listing.census().unwrap();
+    let choice = ingest::shape::choose(&listing, &census, &Default::default()).unwrap();
     assert_eq!(choice.settings.size, kind.shape().0, "{}", choice.reason);
     assert_eq!(
         choice.settings.channels,
@@ -97,7 +98,7 @@ pub fn demo_store_of(dir: &Path, n: usize, seed: u64, kind: demo::Kind) -> (Stor
     );
     let mut store = Store::open_or_create(&dir.join("store"), &choice.settings).unwrap();
     store.add_classes(kind.classes().iter().copied()).unwrap();
-    ingest::import_items(&mut store, items, ignored, &|_, _| {}).unwrap();
+    ingest::import_listing(&mut store, &listing, &census, &|_, _| {}).unwrap();
     dedup::dedup(&store, Params::default()).unwrap();
     let truth = Truth::load(&out.join("truth.csv")).unwrap();
     (store, truth)
