@@ -52,6 +52,81 @@ fn the_grid_shows_thumbnails_and_labels_of_the_certify_queue() {
     assert!(distinct.len() > 2);
 }
 
+/// Where the terminal has a graphics protocol (kitty here, set by hand: the TestBackend
+/// cannot answer the query), the grid asks the encoder thread for every whole thumbnail on
+/// the page and draws half blocks until they are back; then each is the kitty image —
+/// transmitted once, its placeholders drawn on the frames after —, and the Sample screen's
+/// preview too.
+#[test]
+fn thumbnails_use_the_graphics_protocol_once_encoded_off_the_ui_thread() {
+    use ratatui_image::picker::{Picker, ProtocolType};
+    use thresh::tui::graphics::Graphics;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    rounds::seed_set(&store, 60, 1).unwrap();
+    let mut app = app(store);
+    let mut picker = Picker::halfblocks();
+    picker.set_protocol_type(ProtocolType::Kitty);
+    app.ctx.graphics = Some(Graphics::new(picker));
+    let count = |t: &ratatui::Terminal<ratatui::backend::TestBackend>, what: &str| {
+        let buf = t.backend().buffer();
+        buf.content()
+            .iter()
+            .filter(|c| c.symbol().contains(what))
+            .count()
+    };
+    const TRANSMIT: &str = "a=T,U=1";
+    const PLACEHOLDER: &str = "\u{10EEEE}";
+
+    let first = render(&mut app, 200, 60);
+    let half_blocks = count(&first, "▀");
+    let thumbnails = half_blocks / (16 * 8);
+    assert!(thumbnails >= 20, "{half_blocks} half-block cells");
+    assert_eq!(
+        count(&first, TRANSMIT),
+        0,
+        "nothing is encoded on the UI thread"
+    );
+    let g = app.ctx.graphics.as_ref().unwrap();
+    wait_encoded(g);
+    assert_eq!(g.cached(), thumbnails);
+
+    let second = render(&mut app, 200, 60);
+    assert_eq!(
+        count(&second, TRANSMIT),
+        thumbnails,
+        "each thumbnail sent once"
+    );
+    assert_eq!(count(&second, "▀"), 0, "no half blocks left on the page");
+    let third = render(&mut app, 200, 60);
+    assert_eq!(count(&third, TRANSMIT), 0, "not sent again");
+    assert!(
+        count(&third, PLACEHOLDER) >= thumbnails * 8,
+        "one placeholder row per cell row"
+    );
+
+    // The Sample screen's preview: half blocks first, the kitty image once encoded.
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Sample);
+    let before = render(&mut app, 200, 60);
+    assert!(count(&before, "▀") > 0);
+    wait_encoded(app.ctx.graphics.as_ref().unwrap());
+    let after = render(&mut app, 200, 60);
+    assert_eq!(count(&after, TRANSMIT), 1, "the preview");
+}
+
+/// Take the encoder's results until it has none pending; fails after 30 s.
+fn wait_encoded(g: &thresh::tui::graphics::Graphics) {
+    let started = Instant::now();
+    while {
+        g.receive();
+        g.busy()
+    } {
+        assert!(started.elapsed() < Duration::from_secs(30), "encoder stuck");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn keys_accept_a_page_with_exceptions_relabel_and_undo() {
     let tmp = tempfile::tempdir().unwrap();

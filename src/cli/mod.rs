@@ -14,6 +14,7 @@ use crate::ingest::sources::{Census, Listing};
 use crate::ingest::{self, Format, ImportReport};
 use crate::store::Store;
 use crate::train::backend::BackendChoice;
+use crate::tui::graphics::ThumbMode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,6 +36,10 @@ pub struct Cli {
     /// Print one JSON object per result instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Thumbnails in the UI: the terminal's graphics protocol (kitty, sixel, iTerm2) when it
+    /// answers the query (auto), or half blocks always.
+    #[arg(long, global = true, value_enum, env = "THRESH_THUMBS", default_value_t = ThumbMode::Auto)]
+    pub thumbs: ThumbMode,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -192,7 +197,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        return open_ui(Store::open(&cli.store)?, cli.backend);
+        return open_ui(Store::open(&cli.store)?, cli.backend, cli.thumbs);
     };
     match command {
         Command::Demo {
@@ -206,7 +211,7 @@ pub fn run(cli: Cli) -> Result<()> {
             cli.json,
             DemoConfig { out, n, seed, kind },
             no_tui,
-            cli.backend,
+            (cli.backend, cli.thumbs),
         ),
         Command::Import {
             path,
@@ -336,13 +341,13 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// The review UI, on the backend chosen once here (a missing GPU is a notice, not an error).
-fn open_ui(store: Store, backend: BackendChoice) -> Result<()> {
+fn open_ui(store: Store, backend: BackendChoice, thumbs: ThumbMode) -> Result<()> {
     anyhow::ensure!(
         std::io::IsTerminal::is_terminal(&std::io::stdout()),
         "the review UI needs a terminal: run `thresh` in one, or use a subcommand (`thresh --help`)"
     );
     let compute = crate::train::backend::select(backend)?;
-    crate::tui::run(store, compute)
+    crate::tui::run(store, compute, thumbs)
 }
 
 fn cmd_demo(
@@ -350,7 +355,7 @@ fn cmd_demo(
     json: bool,
     cfg: DemoConfig,
     no_tui: bool,
-    backend: BackendChoice,
+    (backend, thumbs): (BackendChoice, ThumbMode),
 ) -> Result<()> {
     // A store of another shape is refused before any file is written.
     let fresh = !Store::exists(store_dir);
@@ -404,7 +409,7 @@ fn cmd_demo(
             println!("(not a terminal: the review UI opens with `thresh` in one)");
             return Ok(());
         }
-        return open_ui(store, backend);
+        return open_ui(store, backend, thumbs);
     }
     Ok(())
 }

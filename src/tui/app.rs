@@ -101,6 +101,7 @@ impl App {
             eval_rows: Vec::new(),
             version_names: Vec::new(),
             store_tasks: Vec::new(),
+            graphics: None,
         };
         ctx.refresh_tables()?;
         let mut app = App {

@@ -2,6 +2,7 @@
 //! last reported (counters, the Rounds and Versions tables, the running store task). The
 //! App keeps it; components read it and never scan the store to rebuild it.
 
+use super::graphics::Graphics;
 use super::keymap::Keymap;
 use super::thumb::Palette;
 use crate::pipeline::counts::Counts;
@@ -58,6 +59,8 @@ pub struct Ctx {
     pub version_names: Vec<String>,
     /// The tasks queued or running on the store worker (the header shows the first).
     pub store_tasks: Vec<&'static str>,
+    /// The terminal's graphics protocol, when it has one (else half blocks).
+    pub graphics: Option<Graphics>,
 }
 
 impl Ctx {

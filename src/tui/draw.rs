@@ -24,9 +24,6 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     draw_tabs(f, app.screen, tabs);
     let (screen, ctx, _) = app.parts();
     screen.draw(f, body, ctx);
-    if app.screen != Screen::Sample {
-        app.sample.preview = None;
-    }
     f.render_widget(
         Paragraph::new(app.ctx.status.as_str()).style(Style::default().fg(Color::Cyan)),
         status,

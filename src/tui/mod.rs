@@ -3,13 +3,14 @@
 //! hints, from which the footer and help are generated) and its drawing; `app` routes keys,
 //! job events and the message queue (`msg`); `context` is the cached view state all
 //! components read; `draw` is the frame around them; `keymap` maps keys to actions; `thumb`
-//! draws images in cells. The UI only calls the library (`pipeline`, `jobs`, `store`); the
+//! draws images in half blocks, `graphics` in the terminal's graphics protocol. The UI only calls the library (`pipeline`, `jobs`, `store`); the
 //! library never knows about the terminal.
 
 pub mod app;
 pub mod component;
 pub mod context;
 pub mod draw;
+pub mod graphics;
 pub mod keymap;
 pub mod msg;
 pub mod popups;
@@ -28,7 +29,6 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::prelude::CrosstermBackend;
 use ratatui::Terminal;
-use screens::Screen;
 use std::io::{stdout, Stdout};
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,9 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Open the UI on `store` and run until the user quits.
-pub fn run(store: Store, compute: Compute) -> Result<()> {
+/// Open the UI on `store` and run until the user quits; `thumbs` says whether to ask the
+/// terminal for a graphics protocol.
+pub fn run(store: Store, compute: Compute, thumbs: graphics::ThumbMode) -> Result<()> {
     let keymap = keymap::Keymap::load(keymap::Keymap::user_path().as_deref())?;
     let palette = thumb::Palette::detect();
     let mut app = App::new(store, keymap, compute, palette)?;
@@ -59,6 +60,11 @@ pub fn run(store: Store, compute: Compute) -> Result<()> {
     enable_raw_mode().context("cannot put the terminal in raw mode (is this a terminal?)")?;
     let _guard = TerminalGuard;
     execute!(stdout(), EnterAlternateScreen).context("cannot open the alternate screen")?;
+    // The query writes escapes and reads the answer: after the switch, before any event.
+    app.ctx.graphics = graphics::Graphics::detect(thumbs);
+    if let Some(g) = &app.ctx.graphics {
+        app.ctx.status = format!("{} — thumbnails in {}", app.ctx.status, g.name());
+    }
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -72,29 +78,20 @@ pub fn run(store: Store, compute: Compute) -> Result<()> {
 }
 
 fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &mut App) -> Result<()> {
-    let graphics = graphics_protocol();
-    let mut showing_preview = false;
     let tick = Duration::from_millis(250);
     let mut last_tick = Instant::now();
     app.handle(AppEvent::Tick);
     loop {
         terminal.draw(|f| draw::draw(f, app))?;
-        // viuer writes straight to the terminal: after the frame, into the room it left.
-        match (graphics, app.screen == Screen::Sample, app.sample.preview) {
-            (true, true, Some(area)) => {
-                if let Some(item) = app.sample.item() {
-                    show_full(item, app.ctx.store.meta(), area);
-                    showing_preview = true;
-                }
-            }
-            _ if showing_preview => {
-                terminal.clear()?;
-                showing_preview = false;
-            }
-            _ => {}
-        }
         // Input first, never blocked by a job: wait at most until the next tick.
-        let timeout = tick.saturating_sub(last_tick.elapsed());
+        let mut timeout = tick.saturating_sub(last_tick.elapsed());
+        if let Some(g) = &app.ctx.graphics {
+            // Thumbnails on their way: look for them sooner than the next tick.
+            g.receive();
+            if g.busy() {
+                timeout = timeout.min(Duration::from_millis(20));
+            }
+        }
         if event::poll(timeout)? {
             match event::read()? {
                 Event::Key(k) if k.kind == KeyEventKind::Press => app.handle(AppEvent::Key(k)),
@@ -116,35 +113,4 @@ fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &mut App) 
             return Ok(());
         }
     }
-}
-
-/// Kitty, iTerm or sixel: where viuer can show real pixels.
-fn graphics_protocol() -> bool {
-    if std::env::var_os("TMUX").is_some() {
-        return false;
-    }
-    viuer::get_kitty_support() != viuer::KittySupport::None || viuer::is_iterm_supported()
-}
-
-fn show_full(
-    item: &screens::queue_view::Item,
-    meta: &crate::store::Meta,
-    area: ratatui::layout::Rect,
-) {
-    let side = meta.size;
-    let img = if meta.channels == 3 {
-        image::RgbImage::from_raw(side, side, item.pixels.clone()).map(image::DynamicImage::from)
-    } else {
-        image::GrayImage::from_raw(side, side, item.pixels.clone()).map(image::DynamicImage::from)
-    };
-    let Some(img) = img else { return };
-    let cfg = viuer::Config {
-        x: area.x,
-        y: area.y as i16,
-        width: Some(area.width as u32),
-        height: Some(area.height as u32),
-        absolute_offset: true,
-        ..viuer::Config::default()
-    };
-    let _ = viuer::print(&img, &cfg);
 }

@@ -5,7 +5,6 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
-use std::collections::HashMap;
 
 use crate::store::Id;
 
@@ -113,18 +112,35 @@ impl Thumb {
     }
 }
 
-/// Rendered thumbnails per (sample, size): a grid redraw costs a copy, not a resample.
-#[derive(Default)]
+/// Thumbnails kept: several thousand grid cells (a 16x8 thumbnail is ≈3 KB).
+const KEPT: usize = 4096;
+
+/// Rendered thumbnails per (sample, size), the least recently drawn dropped first: a grid
+/// redraw costs a copy, not a resample, and a long scroll through 100k samples costs no
+/// more memory than a few pages.
 pub struct Cache {
-    map: HashMap<(Id, u16, u16), Thumb>,
+    map: lru::LruCache<(Id, u16, u16), Thumb>,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            map: lru::LruCache::new(std::num::NonZeroUsize::new(KEPT).expect("non-zero")),
+        }
+    }
 }
 
 impl Cache {
     pub fn get_or(&mut self, id: Id, cols: u16, rows: u16, make: impl FnOnce() -> Thumb) -> &Thumb {
-        if self.map.len() > 20_000 {
-            self.map.clear();
-        }
-        self.map.entry((id, cols, rows)).or_insert_with(make)
+        self.map.get_or_insert((id, cols, rows), make)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 

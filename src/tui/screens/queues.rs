@@ -347,20 +347,29 @@ impl QueuesScreen {
             );
             let item = &self.view.items[idx];
             let id = item.sample.id;
-            let thumb = self.cache.get_or(id, THUMB_COLS, THUMB_ROWS, || {
-                thumb::render(
-                    &item.pixels,
-                    side,
-                    channels,
-                    THUMB_COLS,
-                    THUMB_ROWS,
-                    palette,
-                )
-            });
-            thumb.draw(
-                Rect::new(cell.x + 1, cell.y, THUMB_COLS, THUMB_ROWS),
-                f.buffer_mut(),
-            );
+            let at = Rect::new(cell.x + 1, cell.y, THUMB_COLS, THUMB_ROWS);
+            // Real pixels when the terminal draws them and this one is encoded (only whole
+            // thumbnails: the cache is by size); half blocks meanwhile and otherwise.
+            let real = area.contains(at.as_position())
+                && at.right() <= area.right()
+                && at.bottom() <= area.bottom()
+                && ctx
+                    .graphics
+                    .as_ref()
+                    .is_some_and(|g| g.draw(f, at, id, &item.pixels, ctx.store.meta()));
+            if !real {
+                let thumb = self.cache.get_or(id, THUMB_COLS, THUMB_ROWS, || {
+                    thumb::render(
+                        &item.pixels,
+                        side,
+                        channels,
+                        THUMB_COLS,
+                        THUMB_ROWS,
+                        palette,
+                    )
+                });
+                thumb.draw(at, f.buffer_mut());
+            }
             let selected = first + slot == self.view.cursor;
             let marked = self.view.marked.contains(&id);
             let s = &item.sample;

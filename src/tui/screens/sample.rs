@@ -50,8 +50,6 @@ pub struct SampleScreen {
     /// The sample's decisions as lines, newest first, read when the sample changed.
     history: Vec<String>,
     rendered: Option<Rendered>,
-    /// Where the full image was drawn (a graphics terminal draws real pixels there).
-    pub preview: Option<Rect>,
 }
 
 impl SampleScreen {
@@ -154,7 +152,6 @@ impl Component for SampleScreen {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
-        self.preview = None;
         if self.item.is_none() {
             f.render_widget(Paragraph::new("No sample selected (Queues screen)."), area);
             return;
@@ -167,8 +164,16 @@ impl Component for SampleScreen {
         let [left, right] =
             Layout::horizontal([Constraint::Length(cols + 2), Constraint::Min(20)]).areas(area);
         let full_area = Rect::new(left.x + 1, left.y, cols, rows).intersection(left);
+        let real = self.item.as_ref().is_some_and(|item| {
+            (full_area.width, full_area.height) == (cols, rows)
+                && ctx.graphics.as_ref().is_some_and(|g| {
+                    g.draw(f, full_area, item.sample.id, &item.pixels, ctx.store.meta())
+                })
+        });
         if let Some(r) = self.rendered(cols, rows, ctx) {
-            r.full.draw(full_area, f.buffer_mut());
+            if !real {
+                r.full.draw(full_area, f.buffer_mut());
+            }
             let aug_y = left.y + rows + 1;
             if aug_y + 4 <= left.bottom() {
                 f.render_widget(
@@ -186,7 +191,6 @@ impl Component for SampleScreen {
                 }
             }
         }
-        self.preview = Some(full_area);
         let Some(item) = &self.item else { return };
         let s = &item.sample;
         let mut lines = vec![
