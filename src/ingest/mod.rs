@@ -3,7 +3,8 @@
 //! The source is walked lazily ([`sources::Listing`]): a first walk counts the items and
 //! learns the labels without reading a file, the second reads, hashes and decodes them on
 //! rayon in chunks, and each chunk is written in one sled batch per tree and flushed with
-//! the import's cursor. Memory stays that of a chunk whatever the number of files, and an
+//! the import's cursor. Memory stays that of a chunk (besides sled's page cache, ≤ 1 GiB)
+//! whatever the number of files — 1.3 GB peak at a million, 0.66 GB at 100k —, and an
 //! import that is killed is continued by running it again: the items before the cursor are
 //! not read a second time. A file that cannot be used is reported with its path and reason
 //! and skipped: the import goes on, and nothing already stored is touched except to add
