@@ -129,17 +129,6 @@ impl Listing {
         }
         Ok(census)
     }
-
-    /// Every item at once (small sources: tests, the demo).
-    pub fn items(&self) -> Result<Vec<Item>> {
-        let mut items = Vec::new();
-        for found in self.walk()? {
-            if let Found::Item(item) = found? {
-                items.push(item);
-            }
-        }
-        Ok(items)
-    }
 }
 
 fn detect(root: &Path, is_dir: bool) -> Result<Format> {

@@ -134,14 +134,6 @@ impl Cache {
     pub fn get_or(&mut self, id: Id, cols: u16, rows: u16, make: impl FnOnce() -> Thumb) -> &Thumb {
         self.map.get_or_insert((id, cols, rows), make)
     }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -350,9 +350,7 @@ impl QueuesScreen {
             let at = Rect::new(cell.x + 1, cell.y, THUMB_COLS, THUMB_ROWS);
             // Real pixels when the terminal draws them and this one is encoded (only whole
             // thumbnails: the cache is by size); half blocks meanwhile and otherwise.
-            let real = area.contains(at.as_position())
-                && at.right() <= area.right()
-                && at.bottom() <= area.bottom()
+            let real = area.intersection(at) == at
                 && ctx
                     .graphics
                     .as_ref()
