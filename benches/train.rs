@@ -4,8 +4,10 @@
 //! - quality: crossval on the default demo, precision among the top |wrong| by loss.
 //! - seed: seed mode with 200 samples certified from truth.csv, validation accuracy.
 //! - gan: conditional-GAN iterations/s (`THRESH_BENCH_GAN_ITERS`, default 40).
+//! - photos: seconds per epoch at 10,000 64x64 RGB colour-demo shapes (photos preset), on the
+//!   CPU (`THRESH_BENCH_PHOTO_N` sets the count). Not in the default sections: ≈4 minutes.
 //!
-//! `THRESH_BENCH_TRAIN=speed,quality,seed` (default) picks sections;
+//! `THRESH_BENCH_TRAIN=speed,quality,seed,gan` (default) picks sections;
 //! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30); `THRESH_BENCH_KIND=shapes`
 //! runs quality and seed on the colour demo (64 px RGB, photos preset) instead of the numerals.
 
@@ -14,7 +16,7 @@ mod common;
 use rand::SeedableRng;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-use thresh::augment::Img;
+use thresh::augment::{Img, Preset};
 use thresh::dedup::{self, quality::Truth, Params};
 use thresh::demo::{self, glyph};
 use thresh::model::ClassifierConfig;
@@ -36,9 +38,41 @@ fn numerals(n: usize) -> Dataset {
     d
 }
 
+/// `n` colour-demo shapes, 64x64 RGB.
+fn shapes(n: usize) -> Dataset {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut d = Dataset::default();
+    for i in 0..n {
+        let c = i % 10;
+        let img = image::imageops::resize(
+            &demo::shapes::draw(c, &mut rng),
+            64,
+            64,
+            image::imageops::FilterType::Triangle,
+        );
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        d.push(Id(id), Img::from_u8(img.as_raw(), 64, 3), c);
+    }
+    d
+}
+
 fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
-    let data = numerals(n);
-    let mut cfg = fit::TrainConfig::new(ClassifierConfig::reference(10, 1));
+    speed_of(compute, &numerals(n), 1, Preset::Numerals, epochs)
+}
+
+/// Seconds per epoch of the reference network on `data` (`channels` per pixel, augmented
+/// by `preset`), and the scoring rate.
+fn speed_of(
+    compute: &Compute,
+    data: &Dataset,
+    channels: usize,
+    preset: Preset,
+    epochs: usize,
+) -> serde_json::Value {
+    let n = data.len();
+    let mut cfg = fit::TrainConfig::new(ClassifierConfig::reference(10, channels));
+    cfg.augment = preset.config();
     cfg.epochs = epochs;
     cfg.patience = epochs;
     let never = AtomicBool::new(false);
@@ -46,7 +80,7 @@ fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
     let f = fit::fit(
         &compute.device,
         &cfg,
-        &data,
+        data,
         &Dataset::default(),
         &mut |e| {
             if let fit::TrainEvent::Epoch { secs: s, .. } = e {
@@ -57,7 +91,7 @@ fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
     )
     .expect("train");
     let t = Instant::now();
-    let scores = score::score(&f.model, &data, &compute.device).expect("score");
+    let scores = score::score(&f.model, data, &compute.device).expect("score");
     let score_rate = scores.len() as f64 / t.elapsed().as_secs_f64();
     // The first epoch includes warm-up (kernel compilation on wgpu); report the rest.
     let steady: Vec<f32> = if secs.len() > 1 {
@@ -66,11 +100,12 @@ fn speed(compute: &Compute, n: usize, epochs: usize) -> serde_json::Value {
         secs.clone()
     };
     let epoch = steady.iter().sum::<f32>() / steady.len() as f32;
+    let side = data.images.first().map_or(0, |i| i.side);
     println!(
-        "{:<28} {:>6} samples  {:>7.2} s/epoch (first {:.2})  {:>8.1} ms/sample  scoring {:>7.0} samples/s",
+        "{:<28} {:>6} samples {side}x{side}x{channels} ({preset})  {:>7.2} s/epoch (first {:.2})  {:>8.2} ms/sample  scoring {:>7.0} samples/s",
         compute.label(), n, epoch, secs[0], epoch as f64 * 1e3 / n as f64, score_rate
     );
-    serde_json::json!({"backend": compute.label(), "samples": n, "epoch_s": epoch, "first_epoch_s": secs[0], "score_samples_s": score_rate})
+    serde_json::json!({"backend": compute.label(), "samples": n, "side": side, "channels": channels, "augment": preset.name(), "epoch_s": epoch, "first_epoch_s": secs[0], "score_samples_s": score_rate})
 }
 
 /// The demo (`THRESH_BENCH_KIND`) imported and deduplicated, with its truth file.
@@ -296,6 +331,16 @@ fn main() {
             }
         }
         out.insert("speed".into(), rows.into());
+    }
+    if sections.contains("photos") {
+        // The colour path at its size: 64x64 RGB, photos preset (flips, reflect-padded
+        // crops, colour jitter, cutout, mixup), `THRESH_BENCH_PHOTO_N` samples.
+        let n = std::env::var("THRESH_BENCH_PHOTO_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        let row = speed_of(&Compute::cpu(), &shapes(n), 3, Preset::Photos, 2);
+        out.insert("photos".into(), row);
     }
     if sections.contains("quality") {
         out.insert("quality".into(), quality());

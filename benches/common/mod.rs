@@ -61,6 +61,30 @@ pub fn setup_of(n: usize, kind: demo::Kind) -> (Setup, f64) {
     )
 }
 
+/// An existing folder with a `truth.csv` in the demo's format (`benches/real_data.py`
+/// writes them from real images) imported into a new store shaped from it; also the
+/// import's wall seconds.
+pub fn setup_folder(folder: &std::path::Path) -> (Setup, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = folder.canonicalize().expect("benchmark folder");
+    let listing = ingest::sources::Listing::open(&out, Format::Folder).expect("listing");
+    let census = listing.census().expect("census");
+    let choice = ingest::shape::choose(&listing, &census, &Default::default()).expect("shape");
+    let mut store =
+        Store::open_or_create(&dir.path().join("store"), &choice.settings).expect("store");
+    let t = Instant::now();
+    ingest::import_listing(&mut store, &listing, &census, &|_, _| {}).expect("import");
+    let secs = t.elapsed().as_secs_f64();
+    (
+        Setup {
+            _dir: dir,
+            store,
+            out,
+        },
+        secs,
+    )
+}
+
 /// The store size for the 100k benches: `THRESH_BENCH_N`, default 100,000.
 pub fn bench_n() -> usize {
     std::env::var("THRESH_BENCH_N")

@@ -4,7 +4,8 @@
 //! The hash is cut into 4 bands of 16 bits. If two hashes differ in at most `r` bits, then
 //! by pigeonhole some band differs in at most `r / 4` bits. So each band gets a table
 //! (counting-sorted by band value), and a query looks up, in each band, the values within
-//! `r / 4` flips of its own; only those candidates get a full distance check.
+//! `r / 4` flips of its own — nearest first, stopping once it holds the nearest it keeps
+//! (see [`pairs_within`]); only those candidates get a full distance check.
 //!
 //! A band value shared by more than [`DENSE`] hashes is a cluster of look-alikes (smooth
 //! product shots on white, a thousand plain "I"s): scanning it for every member costs the
@@ -38,8 +39,6 @@ struct BandTable {
     start: Vec<u32>,
     /// The bucket members; a dense bucket sorted by `order`.
     items: Vec<u32>,
-    /// Whether some bucket is dense.
-    has_dense: bool,
 }
 
 impl BandTable {
@@ -59,19 +58,13 @@ impl BandTable {
             items[fill[k] as usize] = i as u32;
             fill[k] += 1;
         }
-        let mut has_dense = false;
         for v in 0..1 << BAND_BITS {
             let bucket = &mut items[start[v] as usize..start[v + 1] as usize];
             if bucket.len() > DENSE {
                 bucket.sort_unstable_by_key(|&j| (order(hashes[j as usize], band), j));
-                has_dense = true;
             }
         }
-        BandTable {
-            start,
-            items,
-            has_dense,
-        }
+        BandTable { start, items }
     }
 
     fn bucket(&self, v: usize) -> &[u32] {
@@ -87,23 +80,20 @@ impl BandTable {
     }
 }
 
-/// All 16-bit values within `radius` flips of `v` (including `v`).
-fn neighbours(v: u16, radius: u32, out: &mut Vec<u16>) {
-    out.clear();
-    out.push(v);
-    let mut frontier = vec![(v, 0u32)];
-    for _ in 0..radius {
-        let mut next = Vec::new();
-        for &(x, lowest) in &frontier {
-            // Flip only bits above the last flipped one, so each set is produced once.
-            for bit in lowest..BAND_BITS {
-                let y = x ^ (1 << bit);
-                out.push(y);
-                next.push((y, bit + 1));
-            }
+/// All 16-bit values exactly `flips` bit flips away from `v` (`v` itself for 0).
+fn at_flips(v: u16, flips: u32, out: &mut Vec<u16>) {
+    fn go(x: u16, lowest: u32, left: u32, out: &mut Vec<u16>) {
+        if left == 0 {
+            out.push(x);
+            return;
         }
-        frontier = next;
+        // Flip only bits above the last flipped one, so each set is produced once.
+        for bit in lowest..=BAND_BITS - left {
+            go(x ^ (1 << bit), bit + 1, left - 1, out);
+        }
     }
+    out.clear();
+    go(v, 0, flips, out);
 }
 
 /// Pairs `(i, j, distance)` with `i < j` and the hashes within `radius` bits, sorted, each
@@ -113,60 +103,79 @@ fn neighbours(v: u16, radius: u32, out: &mut Vec<u16>) {
 /// pairs grow with the square of the cluster; bounded, they stay under `most` per hash, and a
 /// copy — nearer to its original than any look-alike is — is still found. `usize::MAX`
 /// keeps every pair.
+///
+/// Each hash is searched in stages, nearest first (Norouzi et al.'s k-nearest search by
+/// multi-index hashing): stage `s` looks in every band at the values exactly `s` flips from
+/// its own. After stage `s` every hash within `4(s + 1) - 1` bits has been met (pigeonhole),
+/// so once the `most` nearest found so far are all that close, no later stage can improve
+/// them and the search stops. Where images are crowded (the case that grows with the store)
+/// most searches end after the first stage, which looks at one bucket per band; the 137
+/// values per band of a full radius-10 search are paid only by hashes with few near others,
+/// in sparse buckets.
 pub fn pairs_within(hashes: &[u64], radius: u32, most: usize) -> Vec<(u32, u32, u32)> {
+    pairs_counted(hashes, radius, most).0
+}
+
+/// What a search cost: buckets looked in and hashes compared, in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Cost {
+    buckets: u64,
+    compared: u64,
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost {
+            buckets: self.buckets + o.buckets,
+            compared: self.compared + o.compared,
+        }
+    }
+}
+
+/// `pairs_within`, and what the search cost.
+fn pairs_counted(hashes: &[u64], radius: u32, most: usize) -> (Vec<(u32, u32, u32)>, Cost) {
     let tables: Vec<BandTable> = (0..BANDS).map(|b| BandTable::build(hashes, b)).collect();
-    let sub = radius / BANDS as u32;
-    let mut pairs: Vec<(u32, u32, u32)> = (0..hashes.len())
+    let last_stage = radius / BANDS as u32;
+    let (mut pairs, cost) = (0..hashes.len())
         .into_par_iter()
         .fold(
-            || (Vec::new(), Vec::new(), Vec::new()),
-            |(mut found, mut keys, mut near), i| {
+            || (Vec::new(), Cost::default(), Vec::new(), Vec::new()),
+            |(mut found, mut cost, mut keys, mut near), i| {
                 let h = hashes[i];
                 near.clear();
-                let band_of = |x: u64, band: usize| (x >> (band as u32 * BAND_BITS)) & 0xffff;
-                for (band, table) in tables.iter().enumerate() {
-                    let v = band_of(h, band) as u16;
-                    neighbours(v, sub, &mut keys);
-                    for &k in &keys {
-                        let bucket = table.bucket(k as usize);
-                        let looked = if bucket.len() <= DENSE {
-                            bucket
-                        } else if k == v {
-                            table.window(k as usize, band, hashes, i as u32)
-                        } else {
-                            continue;
-                        };
-                        for &j in looked {
-                            if j as usize == i {
+                let band_of =
+                    |x: u64, band: usize| ((x >> (band as u32 * BAND_BITS)) & 0xffff) as u16;
+                for stage in 0..=last_stage {
+                    for (band, table) in tables.iter().enumerate() {
+                        at_flips(band_of(h, band), stage, &mut keys);
+                        cost.buckets += keys.len() as u64;
+                        for &k in &keys {
+                            let bucket = table.bucket(k as usize);
+                            let looked = if bucket.len() <= DENSE {
+                                bucket
+                            } else if stage == 0 {
+                                table.window(k as usize, band, hashes, i as u32)
+                            } else {
                                 continue;
-                            }
-                            let other = hashes[j as usize];
-                            // Found in full through an earlier band already: push it once.
-                            // (Through a dense bucket's window it may not have been.)
-                            if (0..band).any(|b| {
-                                let o = band_of(other, b);
-                                (band_of(h, b) ^ o).count_ones() <= sub
-                                    && tables[b].bucket(o as usize).len() <= DENSE
-                            }) {
-                                continue;
-                            }
-                            let d = (h ^ other).count_ones();
-                            if d <= radius {
-                                near.push((d, j));
+                            };
+                            cost.compared += looked.len() as u64;
+                            for &j in looked {
+                                let d = (h ^ hashes[j as usize]).count_ones();
+                                if j as usize != i && d <= radius {
+                                    near.push((d, j));
+                                }
                             }
                         }
                     }
-                }
-                // Windows of several bands may meet the same hash.
-                if tables.iter().any(|t| t.has_dense) {
+                    // A hash may be met in several bands; keep the `most` nearest.
                     near.sort_unstable();
                     near.dedup();
-                }
-                // The `most` nearest by a selection, not a sort: in a dense cluster `near`
-                // holds the whole cluster.
-                if near.len() > most {
-                    near.select_nth_unstable(most);
                     near.truncate(most);
+                    let met_all_within = BANDS as u32 * (stage + 1) - 1;
+                    if most > 0 && near.len() >= most && near[most - 1].0 <= met_all_within {
+                        break;
+                    }
                 }
                 for &(d, j) in near.iter() {
                     let (a, b) = if (i as u32) < j {
@@ -176,17 +185,20 @@ pub fn pairs_within(hashes: &[u64], radius: u32, most: usize) -> Vec<(u32, u32, 
                     };
                     found.push((a, b, d));
                 }
-                (found, keys, near)
+                (found, cost, keys, near)
             },
         )
-        .map(|(found, _, _)| found)
-        .reduce(Vec::new, |mut a, mut b| {
-            a.append(&mut b);
-            a
-        });
+        .map(|(found, cost, _, _)| (found, cost))
+        .reduce(
+            || (Vec::new(), Cost::default()),
+            |(mut a, ca), (mut b, cb)| {
+                a.append(&mut b);
+                (a, ca + cb)
+            },
+        );
     pairs.par_sort_unstable();
     pairs.dedup();
-    pairs
+    (pairs, cost)
 }
 
 #[cfg(test)]
@@ -317,12 +329,54 @@ mod tests {
     }
 
     #[test]
-    fn neighbour_count_is_binomial() {
+    fn flips_count_is_binomial() {
         let mut out = Vec::new();
-        neighbours(0xabcd, 2, &mut out);
-        assert_eq!(out.len(), 1 + 16 + 120);
-        out.sort();
-        out.dedup();
-        assert_eq!(out.len(), 137);
+        for (flips, count) in [(0, 1), (1, 16), (2, 120), (3, 560)] {
+            at_flips(0xabcd, flips, &mut out);
+            assert!(out.iter().all(|&x| (x ^ 0xabcd).count_ones() == flips));
+            out.sort();
+            out.dedup();
+            assert_eq!(out.len(), count, "{flips} flips");
+        }
+    }
+
+    /// Where every hash has its `most` nearest within 3 bits (crowded look-alikes, not one
+    /// dense bucket), the search stops after its first stage: it looks at one bucket per
+    /// band, not at the 137 of a radius-10 search — and the result is the exact one.
+    #[test]
+    fn crowded_hashes_stop_after_the_first_stage() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut h: Vec<u64> = Vec::new();
+        for _ in 0..400 {
+            let base: u64 = rng.random();
+            for _ in 0..12 {
+                let mut x = base;
+                x ^= 1 << rng.random_range(0..64);
+                h.push(x);
+            }
+        }
+        let (got, cost) = pairs_counted(&h, 10, 8);
+        let n = h.len() as u64;
+        assert_eq!(cost.buckets, n * 4);
+        // Each hash meets its cluster (≤ 12) in each of the 4 bands' own bucket.
+        assert!(cost.compared <= n * 4 * 12, "{cost:?}");
+        let all = brute(&h, 10);
+        for i in 0..h.len() as u32 {
+            let mut mine: Vec<(u32, u32)> = all
+                .iter()
+                .filter(|p| p.0 == i || p.1 == i)
+                .map(|p| (p.2, if p.0 == i { p.1 } else { p.0 }))
+                .collect();
+            mine.sort_unstable();
+            for &(d, j) in mine.iter().take(8) {
+                assert!(
+                    got.contains(&(i.min(j), i.max(j), d)),
+                    "{i}'s near {j} lost"
+                );
+            }
+        }
+        // Every pair, or a cluster too small to fill `most`: all 137 values of each band.
+        assert_eq!(pairs_counted(&h, 10, usize::MAX).1.buckets, n * 4 * 137);
+        assert_eq!(pairs_counted(&h, 10, 12).1.buckets, n * 4 * 137);
     }
 }

@@ -82,7 +82,7 @@ impl UnionFind {
 pub struct Params {
     /// Hamming radius of the perceptual-hash candidate search.
     pub radius: u32,
-    /// Minimum pixel similarity (`verify::similarity`) for a candidate to count.
+    /// Minimum pixel similarity for a candidate to count (see `verify::same_picture`).
     pub min_similarity: f32,
 }
 
@@ -282,19 +282,13 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
         groups: groups.len(),
         ..Default::default()
     };
-    let mut next: Vec<Sample> = all.clone();
-    // Samples this run ties to a kept sample, whoever decided them.
-    let mut linked = vec![false; all.len()];
-    for s in next.iter_mut() {
-        s.group = None;
-        if !s.human_decided() {
-            s.dup = None;
-        }
-        s.conflict = s.sources_disagree();
-        report.byte_duplicates += s.sources.len().saturating_sub(1);
-    }
-    for (gid, members) in groups.iter().enumerate() {
-        let gid = gid as u64 + 1;
+    // Per sample: its group (0 for none) and whether this run ties it to the group's kept
+    // sample; per group: the kept member and whether labels disagree. The new records are
+    // made one at a time below — a second copy of every sample would double dedup's memory.
+    let mut group_of = vec![0u32; all.len()];
+    let mut kept_of: Vec<usize> = Vec::with_capacity(groups.len());
+    let mut conflicted: Vec<bool> = Vec::with_capacity(groups.len());
+    for (g, members) in groups.iter().enumerate() {
         // A sample a person marked as a duplicate or rejected is never the one kept.
         let kept = members
             .iter()
@@ -304,53 +298,64 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
             .unwrap_or(members[0]);
         let mut labels: BTreeSet<Option<&str>> = BTreeSet::new();
         for &i in members {
+            group_of[i] = g as u32 + 1;
             labels.insert(all[i].label.as_deref());
             for src in &all[i].sources {
                 labels.insert(src.given.as_deref());
             }
         }
-        let conflict = labels.len() > 1;
-        if conflict {
-            report.label_conflicts += 1;
-        }
-        for &i in members {
-            let s = &mut next[i];
-            s.group = Some(gid);
-            s.conflict |= conflict;
-            if i == kept {
-                continue;
-            }
-            linked[i] = true;
-            if all[i].human_decided() {
-                continue;
-            }
-            let (stage, distance) = relation(&all[kept], &all[i]);
-            match stage {
-                Stage::Pixels => report.pixel_duplicates += 1,
-                _ => report.perceptual_duplicates += 1,
-            }
-            s.dup = Some(DupLink {
-                of: all[kept].id,
-                stage,
-                distance,
-            });
-        }
+        report.label_conflicts += (labels.len() > 1) as usize;
+        kept_of.push(kept);
+        conflicted.push(labels.len() > 1);
     }
-    for (i, (before, after)) in all.iter().zip(next.iter_mut()).enumerate() {
+    drop(groups);
+    let linked = |i: usize| group_of[i] != 0 && kept_of[group_of[i] as usize - 1] != i;
+    let mut linked_ids: Vec<Id> = Vec::new();
+    for (i, before) in all.iter().enumerate() {
+        report.byte_duplicates += before.sources.len().saturating_sub(1);
+        let mut after = before.clone();
+        after.group = None;
+        if !before.human_decided() {
+            after.dup = None;
+        }
+        after.conflict = before.sources_disagree();
+        if group_of[i] != 0 {
+            let g = group_of[i] as usize - 1;
+            after.group = Some(g as u64 + 1);
+            after.conflict |= conflicted[g];
+            if linked(i) && !before.human_decided() {
+                let kept = &all[kept_of[g]];
+                let (stage, distance) = relation(kept, before);
+                match stage {
+                    Stage::Pixels => report.pixel_duplicates += 1,
+                    _ => report.perceptual_duplicates += 1,
+                }
+                after.dup = Some(DupLink {
+                    of: kept.id,
+                    stage,
+                    distance,
+                });
+            }
+        }
         let is_dup = after.dup.is_some();
         if before.human_decided() {
             // A person's decision stands: count what this run would have changed.
-            let would_mark = linked[i] && before.state == State::Unreviewed;
-            let would_release = !linked[i] && before.state == State::Duplicate;
+            let would_mark = linked(i) && before.state == State::Unreviewed;
+            let would_release = !linked(i) && before.state == State::Duplicate;
             report.left_alone += (would_mark || would_release) as usize;
         } else if is_dup && after.state == State::Unreviewed {
             after.state = State::Duplicate;
         } else if !is_dup && after.state == State::Duplicate && before.dup.is_some() {
             after.state = State::Unreviewed;
         }
-        if after != before {
+        // The duplicates queue: every sample tied to a kept one (by this run or by a
+        // person), in import order.
+        if linked(i) || after.dup.is_some() {
+            linked_ids.push(after.id);
+        }
+        if after != *before {
             // A sample decided meanwhile (dedup may run beside the reviewer) is left as is.
-            if !store.replace_sample(before, after)? {
+            if !store.replace_sample(before, &after)? {
                 report.changed_meanwhile += 1;
                 continue;
             }
@@ -369,14 +374,6 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
             }
         }
     }
-    // The duplicates queue: every sample tied to a kept one (by this run or by a person), in
-    // import order.
-    let linked_ids: Vec<Id> = next
-        .iter()
-        .zip(&linked)
-        .filter(|(s, &l)| l || s.dup.is_some())
-        .map(|(s, _)| s.id)
-        .collect();
     store.put_queue(
         crate::store::QueueName::Duplicates,
         &crate::store::Queue::new(0, linked_ids),

@@ -65,6 +65,21 @@ impl Truth {
 }
 
 impl Truth {
+    /// Whether two imported paths show one picture: copies of one original (or the original
+    /// and its copy), or both junk — what a flagged pair should be.
+    pub fn same_picture(&self, a: &str, b: &str) -> bool {
+        let same = self.origin.contains_key(a) && self.origin.get(a) == self.origin.get(b);
+        same || (self.junk.contains(a) && self.junk.contains(b))
+    }
+
+    /// The flaw of a near copy (`near_dup_jpeg`, ...), if `path` is one.
+    pub fn near_flaw(&self, path: &str) -> Option<&str> {
+        self.near
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map(|(_, _, f)| f.as_str())
+    }
+
     /// The true label of an imported path (`junk`/`corrupt` for those), if the truth knows it.
     pub fn label_of(&self, path: &str) -> Option<&str> {
         self.labels.get(path).map(String::as_str)
@@ -125,11 +140,7 @@ pub fn measure(truth: &Truth, samples: &[Sample], groups: &[Vec<usize>]) -> Qual
         let kept = first(members[0]);
         for &m in &members[1..] {
             q.flagged += 1;
-            let p = first(m);
-            let same =
-                truth.origin.contains_key(p) && truth.origin.get(p) == truth.origin.get(kept);
-            let junk = truth.junk.contains(p) && truth.junk.contains(kept);
-            q.flagged_correct += (same || junk) as usize;
+            q.flagged_correct += truth.same_picture(first(m), kept) as usize;
         }
     }
     q.near_recall = ratio(q.near_found, q.near_total);

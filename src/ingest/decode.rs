@@ -68,9 +68,8 @@ pub struct Normalised {
     pub phash: u64,
 }
 
-/// Decode file bytes (PNG, JPEG, BMP, GIF or WebP, recognised by their signature, not their
-/// name). TIFF is recognised and refused with that reason: the `tiff` decoder turns on
-/// features of `half` that rebuild all of Burn's stack, a cost not yet paid.
+/// Decode file bytes (PNG, JPEG, BMP, GIF, WebP or TIFF, recognised by their signature, not
+/// their name).
 pub fn decode_file(bytes: &[u8], size: u32, channels: u8) -> Result<Normalised, DecodeError> {
     Ok(normalise(&decode_image(bytes)?, size, channels))
 }
@@ -106,10 +105,11 @@ pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
             | ImageFormat::Bmp
             | ImageFormat::Gif
             | ImageFormat::WebP
+            | ImageFormat::Tiff
     ) {
         return Err(DecodeError::new(
             SkipKind::UnsupportedFormat,
-            format!("unsupported image format {format:?} (thresh reads PNG, JPEG, BMP, GIF, WebP)"),
+            format!("unsupported image format {format:?} (thresh reads PNG, JPEG, BMP, GIF, WebP, TIFF)"),
         ));
     }
     let mut reader = ImageReader::new(Cursor::new(bytes));

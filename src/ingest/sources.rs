@@ -166,8 +166,7 @@ pub fn is_image_name(name: &str) -> bool {
     .any(|ext| lower.ends_with(ext))
 }
 
-/// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif,webp}` (and TIFF, to refuse by name in the
-/// report); images directly under `root` are unlabelled. One folder is listed at a time
+/// `root/<label>/**/*.{png,jpg,jpeg,bmp,gif,webp,tif,tiff}`; images directly under `root` are unlabelled. One folder is listed at a time
 /// (its names sorted; subfolders visited in name order after its files). Symbolic links are
 /// followed — to files and to folders — but a folder reached twice (a link loop, or two
 /// links to one place) is walked once and the second way there is listed with the reason;
