@@ -219,6 +219,25 @@ mod tests {
         v
     }
 
+    /// Every hash's `most` nearest in `all` (by distance, then index) are in `got`.
+    fn keeps_each_nearest(all: &[(u32, u32, u32)], got: &[(u32, u32, u32)], n: usize, most: usize) {
+        let got: std::collections::HashSet<_> = got.iter().copied().collect();
+        for i in 0..n as u32 {
+            let mut mine: Vec<(u32, u32)> = all
+                .iter()
+                .filter(|p| p.0 == i || p.1 == i)
+                .map(|p| (p.2, if p.0 == i { p.1 } else { p.0 }))
+                .collect();
+            mine.sort_unstable();
+            for &(d, j) in mine.iter().take(most) {
+                assert!(
+                    got.contains(&(i.min(j), i.max(j), d)),
+                    "{i}'s near {j} lost"
+                );
+            }
+        }
+    }
+
     #[test]
     fn matches_brute_force() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
@@ -265,24 +284,10 @@ mod tests {
             "the cluster is dense: {} pairs",
             all.len()
         );
-        let set: std::collections::HashSet<_> = got.iter().copied().collect();
         for p in &got {
             assert!(all.contains(p));
         }
-        for i in 0..h.len() as u32 {
-            let mut mine: Vec<(u32, u32)> = all
-                .iter()
-                .filter(|p| p.0 == i || p.1 == i)
-                .map(|p| (p.2, if p.0 == i { p.1 } else { p.0 }))
-                .collect();
-            mine.sort_unstable();
-            for &(d, j) in mine.iter().take(most) {
-                assert!(
-                    set.contains(&(i.min(j), i.max(j), d)),
-                    "{i}'s near {j} lost"
-                );
-            }
-        }
+        keeps_each_nearest(&all, &got, h.len(), most);
     }
 
     /// Every band dense (each band takes one of 10 values, so each bucket holds ≈600 of the
@@ -361,20 +366,7 @@ mod tests {
         // Each hash meets its cluster (≤ 12) in each of the 4 bands' own bucket.
         assert!(cost.compared <= n * 4 * 12, "{cost:?}");
         let all = brute(&h, 10);
-        for i in 0..h.len() as u32 {
-            let mut mine: Vec<(u32, u32)> = all
-                .iter()
-                .filter(|p| p.0 == i || p.1 == i)
-                .map(|p| (p.2, if p.0 == i { p.1 } else { p.0 }))
-                .collect();
-            mine.sort_unstable();
-            for &(d, j) in mine.iter().take(8) {
-                assert!(
-                    got.contains(&(i.min(j), i.max(j), d)),
-                    "{i}'s near {j} lost"
-                );
-            }
-        }
+        keeps_each_nearest(&all, &got, h.len(), 8);
         // Every pair, or a cluster too small to fill `most`: all 137 values of each band.
         assert_eq!(pairs_counted(&h, 10, usize::MAX).1.buckets, n * 4 * 137);
         assert_eq!(pairs_counted(&h, 10, 12).1.buckets, n * 4 * 137);

@@ -172,22 +172,26 @@ mod tests {
         assert!(similarity(&bar(10, 2), &bar(10, 6), 32) < 0.9);
     }
 
-    /// A copy downscaled to 3/4 and brought back fails the plain check but passes the
-    /// degraded one; a look-alike (the bar one pixel wider) passes neither.
-    #[test]
-    fn a_downscaled_copy_matches_once_the_original_is_degraded_too() {
-        // Fine detail: a bar over a checkerboard texture.
-        let sharp: Vec<u8> = (0..32 * 32)
+    /// A bar `width` px wide over a checkerboard texture: fine detail.
+    fn textured_bar(width: usize) -> Vec<u8> {
+        (0..32 * 32)
             .map(|i| {
                 let (x, y) = (i % 32, i / 32);
                 let texture = if (x + y) % 2 == 0 { 40 } else { 0 };
-                if (10..14).contains(&x) && y > 4 {
+                if (10..10 + width).contains(&x) && y > 4 {
                     30 + texture
                 } else {
                     180 + texture
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// A copy downscaled to 3/4 and brought back fails the plain check but passes the
+    /// degraded one; a look-alike (the bar three pixels wider) passes neither.
+    #[test]
+    fn a_downscaled_copy_matches_once_the_original_is_degraded_too() {
+        let sharp = textured_bar(4);
         let copy = resampled(&sharp, 32, 24);
         assert!(
             similarity(&sharp, &copy, 32) < 0.97,
@@ -195,17 +199,7 @@ mod tests {
             similarity(&sharp, &copy, 32)
         );
         assert!(same_picture(&sharp, &copy, 32, 0.97));
-        let wider: Vec<u8> = (0..32 * 32)
-            .map(|i| {
-                let (x, y) = (i % 32, i / 32);
-                let texture = if (x + y) % 2 == 0 { 40 } else { 0 };
-                if (10..17).contains(&x) && y > 4 {
-                    30 + texture
-                } else {
-                    180 + texture
-                }
-            })
-            .collect();
+        let wider = textured_bar(7);
         assert!(!same_picture(&sharp, &wider, 32, 0.97));
         assert!(!same_picture(&copy, &wider, 32, 0.97));
     }
