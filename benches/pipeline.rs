@@ -84,7 +84,7 @@ fn main() {
             .map(|g| phash::hash(hash, g, side))
             .collect();
         for radius in [0u32, 2, 4, 6, 8, 10, 12] {
-            let c = dedup::candidates(&pixel, &h, radius);
+            let c = dedup::candidates(&pixel, &[&h], radius);
             let sims: Vec<f32> = c
                 .near
                 .par_iter()
@@ -138,7 +138,7 @@ fn main() {
     let samples = s.store.samples_by_seq().expect("samples");
     let q = quality::measure(&truth, &samples, &quality::stored_groups(&samples));
     println!(
-        "default (radius {}, min_similarity {:.2}, {:?}): exact {}/{}, near recall {:.3}, precision {:.3} ({} flagged, {:.1} ms)\n",
+        "default (radius {}, min_similarity {:.2}, {:?} and Dct): exact {}/{}, near recall {:.3}, precision {:.3} ({} flagged, {:.1} ms)\n",
         report.radius, report.min_similarity, phash::DEFAULT_KIND, q.exact_found, q.exact_total, q.near_recall, q.precision, q.flagged, default_secs * 1e3
     );
     println!(
@@ -146,6 +146,7 @@ fn main() {
         q.near_by_kind
     );
     verification_table(&samples, &gray, side, &truth);
+    union_table(&samples, &gray, side, &truth);
     drop(s);
 
     // 2. Throughput.
@@ -192,9 +193,9 @@ fn main() {
 }
 
 /// How the pixel check separates true copies from look-alikes among the default candidates
-/// (radius, 8 nearest): plain and degraded similarity (`verify::degraded_similarity`) per
-/// kind of copy, and the recall/precision of "plain ≥ a or degraded ≥ b" rules (the default
-/// is a = 0.97, b = 0.98).
+/// (radius, 8 nearest): similarity at the store's side and at half of it (`verify::halved`)
+/// per kind of copy, and the recall/precision of "full ≥ a or half ≥ b" rules (the default,
+/// `verify::same_picture`, is a = b = 0.97 from 64 px up).
 fn verification_table(
     samples: &[thresh::store::Sample],
     gray: &[Vec<u8>],
@@ -202,11 +203,14 @@ fn verification_table(
     truth: &quality::Truth,
 ) {
     let pixel: Vec<_> = samples.iter().map(|x| x.pixel_hash).collect();
-    let hashes: Vec<u64> = gray
+    let (centred, plain): (Vec<u64>, Vec<u64>) = gray
         .iter()
-        .map(|g| phash::hash(phash::DEFAULT_KIND, g, side))
-        .collect();
-    let c = dedup::candidates(&pixel, &hashes, dedup::DEFAULT_RADIUS);
+        .map(|g| {
+            let h = phash::Hashes::of(g, side);
+            (h.centred, h.plain)
+        })
+        .unzip();
+    let c = dedup::candidates(&pixel, &[&centred, &plain], dedup::DEFAULT_RADIUS);
     let path = |i: usize| samples[i].sources[0].path.as_str();
     let rows: Vec<(usize, usize, f32, f32, bool, String)> = c
         .near
@@ -226,14 +230,18 @@ fn verification_table(
                 a,
                 b,
                 verify::similarity(&gray[a], &gray[b], side),
-                verify::degraded_similarity(&gray[a], &gray[b], side),
+                verify::similarity(
+                    &verify::halved(&gray[a], side),
+                    &verify::halved(&gray[b], side),
+                    side / 2,
+                ),
                 same,
                 kind,
             )
         })
         .collect();
     println!(
-        "## pixel check of the {} default candidate pairs: similarity / asymmetric (one degraded)",
+        "## pixel check of the {} default candidate pairs: similarity at the side / at half of it",
         rows.len(),
     );
     let mut kinds: Vec<String> = rows.iter().map(|r| r.5.clone()).collect();
@@ -267,7 +275,7 @@ fn verification_table(
     }
     println!(
         "{:>6} {:>6} {:>8} {:>9} {:>7}",
-        "full", "asym", "recall", "precision", "flagged"
+        "full", "half", "recall", "precision", "flagged"
     );
     for a in [0.95f32, 0.96, 0.97, 0.98] {
         for b in [0.97f32, 0.98, 0.985, 0.99, 1.01] {
@@ -285,6 +293,79 @@ fn verification_table(
         }
     }
     println!();
+}
+
+/// Candidates from the default hash alone and from its union with the plain DCT hash, checked
+/// on the store's pixels, on box-filtered copies of half the side (a re-encoded or downscaled copy lost
+/// only fine detail, a shifted one moves by half a pixel there), or passing either.
+fn union_table(
+    samples: &[thresh::store::Sample],
+    gray: &[Vec<u8>],
+    side: usize,
+    truth: &quality::Truth,
+) {
+    let pixel: Vec<_> = samples.iter().map(|x| x.pixel_hash).collect();
+    let small: Vec<Vec<u8>> = gray.iter().map(|g| verify::halved(g, side)).collect();
+    let checks: &[&str] = &["store side", "half side", "either"];
+    for kinds in [
+        vec![phash::DEFAULT_KIND],
+        vec![phash::DEFAULT_KIND, HashKind::Dct],
+    ] {
+        let mut near: Vec<(usize, usize)> = Vec::new();
+        let mut same = Vec::new();
+        for &k in &kinds {
+            let h: Vec<u64> = gray.iter().map(|g| phash::hash(k, g, side)).collect();
+            let c = dedup::candidates(&pixel, &[&h], dedup::DEFAULT_RADIUS);
+            near.extend(c.near.iter().map(|&(a, b, _)| (a, b)));
+            same = c.same_pixels;
+        }
+        near.sort_unstable();
+        near.dedup();
+        let sims: Vec<(f32, f32)> = near
+            .par_iter()
+            .map(|&(a, b)| {
+                (
+                    verify::similarity(&gray[a], &gray[b], side),
+                    verify::similarity(&small[a], &small[b], side / 2),
+                )
+            })
+            .collect();
+        println!("## candidates from {kinds:?} ({} pairs)", near.len());
+        println!(
+            "{:<11} {:>6} {:>8} {:>9} {:>7}  by kind",
+            "check", "min", "recall", "precision", "flagged"
+        );
+        for &check in checks {
+            for min in [0.96f32, 0.97, 0.98, 0.99] {
+                let pass = |&(full, half): &(f32, f32)| match check {
+                    "store side" => full >= min,
+                    "half side" => half >= min,
+                    _ => full >= min || half >= min,
+                };
+                let pairs = same.iter().copied().chain(
+                    near.iter()
+                        .zip(&sims)
+                        .filter(|&(_, s)| pass(s))
+                        .map(|(&p, _)| p),
+                );
+                let groups = dedup::components(samples.len(), pairs);
+                let m = quality::measure(truth, samples, &groups);
+                let kinds: Vec<String> = m
+                    .near_by_kind
+                    .iter()
+                    .map(|(k, (f, t))| format!("{} {f}/{t}", k.trim_start_matches("near_dup_")))
+                    .collect();
+                println!(
+                    "{check:<11} {min:>6.2} {:>8.3} {:>9.3} {:>7}  {}",
+                    m.near_recall,
+                    m.precision,
+                    m.flagged,
+                    kinds.join(", ")
+                );
+            }
+        }
+        println!();
+    }
 }
 
 fn truth_counts(t: &quality::Truth) -> (usize, usize) {

@@ -150,11 +150,12 @@ fn the_gan_refuses_a_store_it_cannot_draw() {
 #[test]
 fn the_cleaned_version_beats_the_raw_one_on_test() {
     let tmp = tempfile::tempdir().unwrap();
-    let (store, _) = demo_store(tmp.path(), 600);
+    let (store, _) = demo_store(tmp.path(), 1000);
     let compute = Compute::cpu();
     let never = AtomicBool::new(false);
-    versions::freeze(&store, "raw").unwrap();
+    // Raw and clean share the split: the same test images, the same folds.
     split::split(&store, 0.25, 2, 1).unwrap();
+    versions::freeze(&store, "raw").unwrap();
     let oracle = Oracle::load(&tmp.path().join("demo/truth.csv")).unwrap();
     let (_, total) = rounds::validated(&store).unwrap();
     let (k, l) = rounds::scaled_k_l(total);
@@ -185,15 +186,16 @@ fn the_cleaned_version_beats_the_raw_one_on_test() {
     );
     assert_eq!(rows[0].test, rows[1].test, "one fixed test split");
     assert!(rows[1].train < rows[0].train, "cleaning removed junk");
-    assert!(
-        rows[1].test_acc > rows[0].test_acc + 0.03,
-        "clean {:.3} vs raw {:.3}",
-        rows[1].test_acc,
-        rows[0].test_acc
-    );
-    // One model per fold of the split (2 here): mean ± std of test accuracy.
-    let (mean, std, n) = rows[1].folds.expect("fold figures");
-    assert_eq!(n, 2);
-    assert!((0.0..=1.0).contains(&mean) && std >= 0.0);
+    // One model per fold of the split (2 here) besides the main one: the comparison is of
+    // the mean over the three, as one small model on a hundred test images varies by more
+    // than the margin.
+    let mean_of = |r: &eval::EvalRow| {
+        let (mean, std, n) = r.folds.expect("fold figures");
+        assert_eq!(n, 2);
+        assert!((0.0..=1.0).contains(&mean) && std >= 0.0);
+        (r.test_acc + mean * n as f32) / (n as f32 + 1.0)
+    };
+    let (raw, clean) = (mean_of(&rows[0]), mean_of(&rows[1]));
+    assert!(clean > raw + 0.03, "clean {clean:.3} vs raw {raw:.3}");
     assert_eq!(eval::stored(&store).unwrap().len(), 2);
 }

@@ -118,8 +118,11 @@ pub fn synthetic(n: usize) -> (tempfile::TempDir, Store, Vec<Id>, Vec<String>, f
                     path: format!("/bench/{}/{i:06}.png", classes[i % 10]),
                     given: Some(classes[i % 10].clone()),
                 };
-                let s =
-                    Sample::imported(id, i as u64, src, Id::of_bytes(&px), rng.random(), (32, 32));
+                let hashes = thresh::dedup::phash::Hashes {
+                    centred: rng.random(),
+                    plain: rng.random(),
+                };
+                let s = Sample::imported(id, i as u64, src, Id::of_bytes(&px), hashes, (32, 32));
                 (s, px)
             })
             .collect();

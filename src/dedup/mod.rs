@@ -2,7 +2,8 @@
 //! 1. identical file bytes — already one sample with several sources (the id is their blake3);
 //! 2. identical normalised pixels — the same image re-encoded or renamed;
 //! 3. perceptual hashes within a Hamming radius — re-encoded JPEG, small shifts, brightness,
-//!    resizes — found by multi-index hashing, never by comparing all pairs.
+//!    resizes — found by multi-index hashing, never by comparing all pairs, for each of two
+//!    hashes (`phash::Hashes`), and checked on the pixels (`verify::same_picture`).
 //!
 //! Groups are the connected components (union-find). The kept sample of a group is its first
 //! certified member, else its first imported one; unreviewed members become `duplicate`.
@@ -103,12 +104,15 @@ pub struct Candidates {
     pub near: Vec<(usize, usize, u32)>,
 }
 
-/// Stage-3 candidates kept per image: its nearest hashes within the radius (see
+/// Stage-3 candidates kept per image and hash: its nearest hashes within the radius (see
 /// `mih::pairs_within`), so the pixel checks grow with the images, not with the square of a
 /// cluster of look-alikes.
 pub const MOST_CANDIDATES: usize = 8;
 
-pub fn candidates(pixel_hash: &[Id], phash: &[u64], radius: u32) -> Candidates {
+/// Stage-2 pairs, and stage-3 pairs within `radius` by any of `hashes` (one slice per kind of
+/// hash, each as long as `pixel_hash`); a pair two hashes find is listed once, at its smaller
+/// distance.
+pub fn candidates(pixel_hash: &[Id], hashes: &[&[u64]], radius: u32) -> Candidates {
     let mut first: HashMap<Id, usize> = HashMap::with_capacity(pixel_hash.len());
     let mut reps: Vec<usize> = Vec::new();
     let mut same_pixels = Vec::new();
@@ -122,11 +126,17 @@ pub fn candidates(pixel_hash: &[Id], phash: &[u64], radius: u32) -> Candidates {
         }
     }
     // One representative per pixel class: its copies follow it through union-find.
-    let rep_hashes: Vec<u64> = reps.iter().map(|&i| phash[i]).collect();
-    let near = mih::pairs_within(&rep_hashes, radius, MOST_CANDIDATES)
-        .into_iter()
-        .map(|(a, b, d)| (reps[a as usize], reps[b as usize], d))
-        .collect();
+    let mut near: Vec<(usize, usize, u32)> = Vec::new();
+    for h in hashes {
+        let rep_hashes: Vec<u64> = reps.iter().map(|&i| h[i]).collect();
+        near.extend(
+            mih::pairs_within(&rep_hashes, radius, MOST_CANDIDATES)
+                .into_iter()
+                .map(|(a, b, d)| (reps[a as usize], reps[b as usize], d)),
+        );
+    }
+    near.sort_unstable();
+    near.dedup_by_key(|&mut (a, b, _)| (a, b));
     Candidates { same_pixels, near }
 }
 
@@ -143,7 +153,7 @@ pub fn components(n: usize, pairs: impl IntoIterator<Item = (usize, usize)>) -> 
 /// Duplicate groups from hashes and gray pixels (`gray(i)` is only asked for candidates).
 pub fn group_indices(
     pixel_hash: &[Id],
-    phash: &[u64],
+    phash: &[&[u64]],
     params: Params,
     gray: &(dyn Fn(usize) -> Vec<u8> + Sync),
     side: usize,
@@ -190,7 +200,7 @@ fn link(
             .collect();
         let verified: Vec<(usize, usize)> = todo
             .into_par_iter()
-            .filter(|&(a, b)| verify::similarity(&images[&a], &images[&b], side) >= min_similarity)
+            .filter(|&(a, b)| verify::same_picture(&images[&a], &images[&b], side, min_similarity))
             .collect();
         for (a, b) in verified {
             uf.union(a as u32, b as u32);
@@ -246,13 +256,37 @@ pub fn relation(kept: &Sample, member: &Sample) -> (Stage, u32) {
     }
 }
 
+/// Each sample's two hashes, by kind (`phash::Hashes`): the plain one is computed from the
+/// pixels for a record made before it was stored (and is the centred one when the pixels
+/// are missing, so it adds no candidate).
+pub fn hashes_of(store: &Store, samples: &[Sample]) -> Result<[Vec<u64>; 2]> {
+    let (side, channels) = (store.meta().size as usize, store.meta().channels);
+    let centred = samples.iter().map(|s| s.phash).collect();
+    let plain = samples
+        .par_iter()
+        .map(|s| {
+            if let Some(h) = s.phash_plain {
+                return Ok(h);
+            }
+            let gray = to_gray(&store.pixels(&s.id)?.unwrap_or_default(), channels);
+            Ok(if gray.len() == side * side {
+                phash::hash(phash::HashKind::Dct, &gray, side)
+            } else {
+                s.phash
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok([centred, plain])
+}
+
 /// Find duplicate groups among all samples and write them to the store.
 pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
     let all = store.samples_by_seq()?;
     let pixel: Vec<Id> = all.iter().map(|s| s.pixel_hash).collect();
-    let ph: Vec<u64> = all.iter().map(|s| s.phash).collect();
+    let [centred, plain] = hashes_of(store, &all)?;
     let (side, channels) = (store.meta().size as usize, store.meta().channels);
-    let c = candidates(&pixel, &ph, params.radius);
+    let c = candidates(&pixel, &[&centred, &plain], params.radius);
+    drop((centred, plain));
     // Load the pixels of the stage-3 candidates only.
     let images = fetch(&c.near, &|i| {
         let px = store
@@ -467,7 +501,7 @@ mod tests {
         };
         let flat = |_| vec![0u8; 16];
         assert_eq!(
-            group_indices(&pixel, &ph, params, &flat, 4),
+            group_indices(&pixel, &[&ph], params, &flat, 4),
             vec![vec![0, 2], vec![1, 3]]
         );
     }
@@ -481,16 +515,28 @@ mod tests {
             radius: 3,
             min_similarity: 0.9,
         };
-        assert_eq!(group_indices(&pixel, &ph, p, &same, 8), vec![vec![0, 1]]);
+        assert_eq!(group_indices(&pixel, &[&ph], p, &same, 8), vec![vec![0, 1]]);
         let p2 = Params { radius: 2, ..p };
-        assert!(group_indices(&pixel, &ph, p2, &same, 8).is_empty());
+        assert!(group_indices(&pixel, &[&ph], p2, &same, 8).is_empty());
         // Within the radius but different pixels: not a duplicate.
         let differ = |i: usize| {
             (0..64u64)
                 .map(|v| ((v + 1) * (i as u64 + 3)).wrapping_mul(0x9E37_79B9_7F4A_7C15) as u8)
                 .collect::<Vec<u8>>()
         };
-        assert!(group_indices(&pixel, &ph, p, &differ, 8).is_empty());
+        assert!(group_indices(&pixel, &[&ph], p, &differ, 8).is_empty());
+    }
+
+    #[test]
+    fn candidates_come_from_either_hash_once() {
+        let pixel: Vec<Id> = (0..3).map(|i| Id([i; 32])).collect();
+        // 0-1 near by both hashes, 0-2 and 1-2 only by the second.
+        let first = [0u64, 0b1, u64::MAX];
+        let second = [0u64, 0b11, 0b111];
+        let c = candidates(&pixel, &[&first], 3);
+        assert_eq!(c.near, vec![(0, 1, 1)]);
+        let c = candidates(&pixel, &[&first, &second], 3);
+        assert_eq!(c.near, vec![(0, 1, 1), (0, 2, 3), (1, 2, 1)]);
     }
 
     #[test]

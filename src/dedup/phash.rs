@@ -21,6 +21,26 @@ pub enum HashKind {
 
 pub const DEFAULT_KIND: HashKind = HashKind::CenteredDct;
 
+/// The two hashes a sample is searched by: the default (centred) one, and the plain DCT hash
+/// for what centring moves — a brightness change or shift of an image without one clear
+/// centroid (textured photos), whose centred hash flips more bits than its plain one
+/// (measured in README "Dedup": the union finds 0.909 of the real photo tiles' near copies,
+/// the centred hash alone 0.864).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hashes {
+    pub centred: u64,
+    pub plain: u64,
+}
+
+impl Hashes {
+    pub fn of(gray: &[u8], side: usize) -> Hashes {
+        Hashes {
+            centred: hash(DEFAULT_KIND, gray, side),
+            plain: hash(HashKind::Dct, gray, side),
+        }
+    }
+}
+
 pub fn hash(kind: HashKind, gray: &[u8], side: usize) -> u64 {
     debug_assert_eq!(gray.len(), side * side);
     match kind {

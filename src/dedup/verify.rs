@@ -7,82 +7,41 @@
 //!
 //! A copy that was downscaled (or heavily re-encoded) lost the fine detail its original
 //! still has, and that alone can take it below the threshold (0.81 for a textured colour
-//! image shrunk to three quarters). `same_picture` (measured by `cargo bench --bench
-//! pipeline`, not yet used by dedup: it changes the demo's eval outcome and costs 1.7x the
-//! dedup time at a million images) checks a pair that fails again with one side
-//! degraded the way such a copy was — resampled to 3/4 and to 1/2 of its side and back —
-//! against a threshold one point higher: the copy then matches its original, while two sharp
-//! look-alikes gain little from blurring one of them (measured on both demos and two real
-//! image sets, see README "Dedup").
+//! image shrunk to three quarters). So a pair that fails at the store's side is checked
+//! again on both images box-filtered to half the side, where only the detail both still
+//! share is left — but never below 32 px, the side the threshold was chosen at: at 16 px
+//! different drawings of one numeral pass too (measured in README "Dedup").
 
 /// Default minimum similarity, chosen with the benchmark on the demo truth: at radius 10,
 /// 0.96 let 12 different drawings of plain numerals through on the numerals demo; 0.97 none.
 pub const DEFAULT_MIN_SIMILARITY: f32 = 0.97;
 
-/// What the degraded check asks above `min_similarity`.
-pub const DEGRADED_MARGIN: f32 = 0.01;
-
-/// Pairs below this plain similarity are not checked degraded: no copy in the benchmarks
-/// fell below 0.81, and most look-alike pairs do.
-const DEGRADED_FROM: f32 = 0.8;
+/// The smallest side the half-side check runs at.
+const HALF_FROM: usize = 64;
 
 /// Whether `a` and `b` (gray, `side` x `side`) show one picture: `similarity` at least
-/// `min_similarity`, or, one side degraded like a downscaled copy, `DEGRADED_MARGIN` more.
+/// `min_similarity` at the store's side or, for stores of 64 px and more, at half of it.
 pub fn same_picture(a: &[u8], b: &[u8], side: usize, min_similarity: f32) -> bool {
-    let plain = similarity(a, b, side);
-    plain >= min_similarity
-        || (plain >= DEGRADED_FROM
-            && degraded_similarity(a, b, side) >= min_similarity + DEGRADED_MARGIN)
+    similarity(a, b, side) >= min_similarity
+        || (side >= HALF_FROM
+            && a.len() == side * side
+            && b.len() == side * side
+            && similarity(&halved(a, side), &halved(b, side), side / 2) >= min_similarity)
 }
 
-/// The best `similarity` of the blurrier image with the sharper one resampled to 3/4 or
-/// 1/2 of its side and back (triangle filter). (A copy is never sharper than its original,
-/// so the other way round is not tried.)
-pub fn degraded_similarity(a: &[u8], b: &[u8], side: usize) -> f32 {
-    if a.len() != side * side || b.len() != side * side || side < 8 {
-        return 0.0;
-    }
-    let (sharp, blurred) = if detail(a, side) >= detail(b, side) {
-        (a, b)
-    } else {
-        (b, a)
-    };
-    [side * 3 / 4, side / 2]
-        .into_iter()
-        .map(|small| similarity(&resampled(sharp, side, small), blurred, side))
-        .fold(-1f32, f32::max)
-}
-
-/// Fine detail of `g`: the sum of squared differences of horizontal and vertical
-/// neighbours, relative to the image's own variance (so a brighter copy is not "sharper").
-fn detail(g: &[u8], side: usize) -> f64 {
-    let (mut diff, mut sum, mut sq) = (0u64, 0u64, 0u64);
-    for y in 0..side {
-        for x in 0..side {
-            let v = g[y * side + x] as i64;
-            sum += v as u64;
-            sq += (v * v) as u64;
-            if x + 1 < side {
-                diff += (v - g[y * side + x + 1] as i64).pow(2) as u64;
-            }
-            if y + 1 < side {
-                diff += (v - g[(y + 1) * side + x] as i64).pow(2) as u64;
-            }
+/// `g` (`side` x `side`) box-filtered to half its side (an odd last row and column dropped).
+pub fn halved(g: &[u8], side: usize) -> Vec<u8> {
+    let half = side / 2;
+    let mut out = Vec::with_capacity(half * half);
+    for y in 0..half {
+        let (r0, r1) = (&g[2 * y * side..], &g[(2 * y + 1) * side..]);
+        for x in 0..half {
+            let sum =
+                r0[2 * x] as u32 + r0[2 * x + 1] as u32 + r1[2 * x] as u32 + r1[2 * x + 1] as u32;
+            out.push(((sum + 2) / 4) as u8);
         }
     }
-    let n = (side * side) as f64;
-    let var = sq as f64 / n - (sum as f64 / n).powi(2);
-    diff as f64 / n / var.max(1e-9)
-}
-
-/// `g` resampled to `small` x `small` and back to `side` x `side`.
-fn resampled(g: &[u8], side: usize, small: usize) -> Vec<u8> {
-    use image::imageops::{resize, FilterType};
-    let Some(img) = image::GrayImage::from_raw(side as u32, side as u32, g.to_vec()) else {
-        return g.to_vec();
-    };
-    let down = resize(&img, small as u32, small as u32, FilterType::Triangle);
-    resize(&down, side as u32, side as u32, FilterType::Triangle).into_raw()
+    out
 }
 
 /// Best correlation of `a` and `b` (gray, `side` x `side`) over offsets in [-1, 1]². Images
@@ -172,13 +131,15 @@ mod tests {
         assert!(similarity(&bar(10, 2), &bar(10, 6), 32) < 0.9);
     }
 
-    /// A bar `width` px wide over a checkerboard texture: fine detail.
-    fn textured_bar(width: usize) -> Vec<u8> {
-        (0..32 * 32)
+    /// A 64 px picture with detail at every scale: bars of several widths over a fine
+    /// checkerboard, the bar at `x0` `width` px wide.
+    fn textured(x0: usize, width: usize) -> Vec<u8> {
+        (0..64 * 64)
             .map(|i| {
-                let (x, y) = (i % 32, i / 32);
+                let (x, y) = (i % 64, i / 64);
                 let texture = if (x + y) % 2 == 0 { 40 } else { 0 };
-                if (10..10 + width).contains(&x) && y > 4 {
+                let ink = (x0..x0 + width).contains(&x) && y > 8 || (40..44).contains(&x);
+                if ink {
                     30 + texture
                 } else {
                     180 + texture
@@ -187,21 +148,31 @@ mod tests {
             .collect()
     }
 
-    /// A copy downscaled to 3/4 and brought back fails the plain check but passes the
-    /// degraded one; a look-alike (the bar three pixels wider) passes neither.
+    /// A copy that lost the fine texture (as a downscaled one does) fails at the store's
+    /// side but passes at half of it; a look-alike (the bar three pixels wider) passes at
+    /// neither; a 32 px store has no half-side check.
     #[test]
-    fn a_downscaled_copy_matches_once_the_original_is_degraded_too() {
-        let sharp = textured_bar(4);
-        let copy = resampled(&sharp, 32, 24);
-        assert!(
-            similarity(&sharp, &copy, 32) < 0.97,
-            "{}",
-            similarity(&sharp, &copy, 32)
-        );
-        assert!(same_picture(&sharp, &copy, 32, 0.97));
-        let wider = textured_bar(7);
-        assert!(!same_picture(&sharp, &wider, 32, 0.97));
-        assert!(!same_picture(&copy, &wider, 32, 0.97));
+    fn a_copy_without_its_fine_detail_matches_at_half_the_side() {
+        let sharp = textured(10, 4);
+        let blurred = doubled(&halved(&sharp, 64), 32);
+        assert!(similarity(&sharp, &blurred, 64) < 0.97);
+        assert!(same_picture(&sharp, &blurred, 64, 0.97));
+        let wider = textured(10, 7);
+        assert!(!same_picture(&sharp, &wider, 64, 0.97));
+        assert!(!same_picture(&blurred, &wider, 64, 0.97));
+        // The same at 32 px would pass at 16 px, but the check stops at 32.
+        let small = halved(&sharp, 64);
+        let small_blurred = doubled(&halved(&small, 32), 16);
+        assert!(similarity(&small, &small_blurred, 32) < 0.97);
+        assert!(similarity(&halved(&small, 32), &halved(&small_blurred, 32), 16) >= 0.97);
+        assert!(!same_picture(&small, &small_blurred, 32, 0.97));
+    }
+
+    /// `g` (`side` x `side`) with every pixel repeated 2x2.
+    fn doubled(g: &[u8], side: usize) -> Vec<u8> {
+        (0..4 * side * side)
+            .map(|i| g[(i / (2 * side)) / 2 * side + (i % (2 * side)) / 2])
+            .collect()
     }
 
     #[test]

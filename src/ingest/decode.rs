@@ -65,7 +65,7 @@ pub struct Normalised {
     pub width: u32,
     pub height: u32,
     pub pixel_hash: crate::store::Id,
-    pub phash: u64,
+    pub hashes: phash::Hashes,
 }
 
 /// Decode file bytes (PNG, JPEG, BMP, GIF, WebP or TIFF, recognised by their signature, not
@@ -200,7 +200,7 @@ pub fn normalise(img: &DynamicImage, size: u32, channels: u8) -> Normalised {
     };
     Normalised {
         pixel_hash: crate::store::Id::of_bytes(&pixels),
-        phash: phash::hash(phash::DEFAULT_KIND, &gray, size as usize),
+        hashes: phash::Hashes::of(&gray, size as usize),
         pixels,
         width,
         height,

@@ -349,7 +349,7 @@ fn apply(store: &Store, outcomes: Vec<Outcome>, report: &mut ImportReport) -> Re
                     store.next_seq()?,
                     source,
                     image.pixel_hash,
-                    image.phash,
+                    image.hashes,
                     (image.width, image.height),
                 );
                 fresh_index.insert(id, fresh.len());

@@ -115,7 +115,10 @@ mod tests {
                     given: Some(label.into()),
                 },
                 Id([n; 32]),
-                0,
+                crate::dedup::phash::Hashes {
+                    centred: 0,
+                    plain: 0,
+                },
                 (32, 32),
             )
         };

@@ -146,8 +146,8 @@ pub fn leakage(store: &Store, params: Params) -> Result<Vec<Leak>> {
         .filter(|s| splittable(s) && s.split.is_some())
         .collect();
     let pixel_hash: Vec<Id> = samples.iter().map(|s| s.pixel_hash).collect();
-    let phash: Vec<u64> = samples.iter().map(|s| s.phash).collect();
-    let cands = dedup::candidates(&pixel_hash, &phash, params.radius);
+    let [centred, plain] = dedup::hashes_of(store, &samples)?;
+    let cands = dedup::candidates(&pixel_hash, &[&centred, &plain], params.radius);
     let side = store.meta().size as usize;
     let channels = store.meta().channels;
     let gray = |i: usize| -> Result<Vec<u8>> {
@@ -166,8 +166,9 @@ pub fn leakage(store: &Store, params: Params) -> Result<Vec<Leak>> {
         if pa == pb {
             continue;
         }
-        let sim = verify::similarity(&gray(a)?, &gray(b)?, side);
-        if sim >= params.min_similarity {
+        let (ga, gb) = (gray(a)?, gray(b)?);
+        if verify::same_picture(&ga, &gb, side, params.min_similarity) {
+            let sim = verify::similarity(&ga, &gb, side);
             leaks.push(Leak {
                 a: samples[a].id,
                 b: samples[b].id,

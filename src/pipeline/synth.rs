@@ -246,7 +246,7 @@ pub fn generate(
             continue;
         }
         let gray = crate::dedup::to_gray(px, meta.channels);
-        let hash = phash::hash(phash::DEFAULT_KIND, &gray, side as usize);
+        let hash = phash::Hashes::of(&gray, side as usize);
         let mut s = Sample::imported(
             id,
             store.next_seq()?,

@@ -848,7 +848,10 @@ mod tests {
             n as u64,
             source,
             Id([n + 1; 32]),
-            0xdead_beef,
+            crate::dedup::phash::Hashes {
+                centred: 0xdead_beef,
+                plain: 0xbeef,
+            },
             (32, 32),
         )
     }

@@ -319,8 +319,12 @@ pub struct Sample {
     pub sources: Vec<Source>,
     /// blake3 of the normalised pixels (dedup stage 2).
     pub pixel_hash: Id,
-    /// 64-bit perceptual hash of the normalised pixels (dedup stage 3).
+    /// 64-bit perceptual hash of the normalised pixels (dedup stage 3; `phash::DEFAULT_KIND`).
     pub phash: u64,
+    /// The plain DCT hash, searched beside `phash` (`phash::Hashes`). Stores made before it
+    /// have none: dedup computes it from the pixels.
+    #[serde(default)]
+    pub phash_plain: Option<u64>,
     /// Size of the decoded image before normalisation.
     pub width: u32,
     pub height: u32,
@@ -356,7 +360,7 @@ impl Sample {
         seq: u64,
         source: Source,
         pixel_hash: Id,
-        phash: u64,
+        hashes: crate::dedup::phash::Hashes,
         size: (u32, u32),
     ) -> Sample {
         Sample {
@@ -365,7 +369,8 @@ impl Sample {
             label: source.given.clone(),
             sources: vec![source],
             pixel_hash,
-            phash,
+            phash: hashes.centred,
+            phash_plain: Some(hashes.plain),
             width: size.0,
             height: size.1,
             state: State::Unreviewed,
