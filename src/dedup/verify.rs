@@ -16,7 +16,7 @@
 /// 0.96 let 12 different drawings of plain numerals through on the numerals demo; 0.97 none.
 pub const DEFAULT_MIN_SIMILARITY: f32 = 0.97;
 
-/// The smallest side the half-side check runs at.
+/// The smallest store side with a half-side check (which then runs at 32 px or more).
 const HALF_FROM: usize = 64;
 
 /// Whether `a` and `b` (gray, `side` x `side`) show one picture: `similarity` at least
