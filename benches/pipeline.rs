@@ -145,8 +145,10 @@ fn main() {
         "near-duplicate recall by kind at the default: {:?}\n",
         q.near_by_kind
     );
-    verification_table(&samples, &gray, side, &truth);
-    union_table(&samples, &gray, side, &truth);
+    // Each image at half its side, for the second check (`verify::same_picture`).
+    let small: Vec<Vec<u8>> = gray.iter().map(|g| verify::halved(g, side)).collect();
+    verification_table(&samples, &gray, &small, side, &truth);
+    union_table(&samples, &gray, &small, side, &truth);
     drop(s);
 
     // 2. Throughput.
@@ -199,6 +201,7 @@ fn main() {
 fn verification_table(
     samples: &[thresh::store::Sample],
     gray: &[Vec<u8>],
+    small: &[Vec<u8>],
     side: usize,
     truth: &quality::Truth,
 ) {
@@ -230,11 +233,7 @@ fn verification_table(
                 a,
                 b,
                 verify::similarity(&gray[a], &gray[b], side),
-                verify::similarity(
-                    &verify::halved(&gray[a], side),
-                    &verify::halved(&gray[b], side),
-                    side / 2,
-                ),
+                verify::similarity(&small[a], &small[b], side / 2),
                 same,
                 kind,
             )
@@ -301,26 +300,24 @@ fn verification_table(
 fn union_table(
     samples: &[thresh::store::Sample],
     gray: &[Vec<u8>],
+    small: &[Vec<u8>],
     side: usize,
     truth: &quality::Truth,
 ) {
     let pixel: Vec<_> = samples.iter().map(|x| x.pixel_hash).collect();
-    let small: Vec<Vec<u8>> = gray.iter().map(|g| verify::halved(g, side)).collect();
     let checks: &[&str] = &["store side", "half side", "either"];
     for kinds in [
         vec![phash::DEFAULT_KIND],
         vec![phash::DEFAULT_KIND, HashKind::Dct],
     ] {
-        let mut near: Vec<(usize, usize)> = Vec::new();
-        let mut same = Vec::new();
-        for &k in &kinds {
-            let h: Vec<u64> = gray.iter().map(|g| phash::hash(k, g, side)).collect();
-            let c = dedup::candidates(&pixel, &[&h], dedup::DEFAULT_RADIUS);
-            near.extend(c.near.iter().map(|&(a, b, _)| (a, b)));
-            same = c.same_pixels;
-        }
-        near.sort_unstable();
-        near.dedup();
+        let hashes: Vec<Vec<u64>> = kinds
+            .iter()
+            .map(|&k| gray.iter().map(|g| phash::hash(k, g, side)).collect())
+            .collect();
+        let by_kind: Vec<&[u64]> = hashes.iter().map(Vec::as_slice).collect();
+        let c = dedup::candidates(&pixel, &by_kind, dedup::DEFAULT_RADIUS);
+        let same = c.same_pixels;
+        let near: Vec<(usize, usize)> = c.near.iter().map(|&(a, b, _)| (a, b)).collect();
         let sims: Vec<(f32, f32)> = near
             .par_iter()
             .map(|&(a, b)| {
