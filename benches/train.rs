@@ -1,7 +1,10 @@
 //! `cargo bench --bench train`: the training engine's figures.
 //! - speed: seconds per epoch at 2,000 32x32 samples, batch 32, reference network, on the
 //!   CPU (flex) and on wgpu where a hardware adapter exists; scoring samples/s.
-//! - quality: crossval on the default demo, precision among the top |wrong| by loss.
+//! - quality: crossval on the default demo (or the folder `THRESH_BENCH_DATA`, e.g. from
+//!   `benches/real_data.py`), precision among the top |wrong| by loss; side by side with
+//!   cleanlab on a plain PyTorch CNN and on a pixel MLP (`benches/cleanlab_reference.py`)
+//!   when `THRESH_TORCH_PYTHON` has torch, scikit-learn and cleanlab.
 //! - seed: seed mode with 200 samples certified from truth.csv, validation accuracy.
 //! - gan: conditional-GAN iterations/s (`THRESH_BENCH_GAN_ITERS`, default 40).
 //! - photos: seconds per epoch at 10,000 64x64 RGB colour-demo shapes (photos preset), on the
@@ -141,8 +144,22 @@ fn progress(e: train::TrainEvent) {
     }
 }
 
+/// The store `quality` ranks: the demo (`THRESH_BENCH_KIND`) or a benchmark folder
+/// (`THRESH_BENCH_DATA`, e.g. from `benches/real_data.py`), deduplicated as a user would.
+fn ranked_store() -> (common::Setup, Truth) {
+    match std::env::var_os("THRESH_BENCH_DATA") {
+        Some(dir) => {
+            let (s, _) = common::setup_folder(std::path::Path::new(&dir));
+            dedup::dedup(&s.store, Params::default()).expect("dedup");
+            let truth = Truth::load(&s.out.join("truth.csv")).expect("truth");
+            (s, truth)
+        }
+        None => demo_store(2000),
+    }
+}
+
 fn quality() -> serde_json::Value {
-    let (setup, truth) = demo_store(2000);
+    let (setup, truth) = ranked_store();
     let store = setup.store;
     let plan = Plan::from_store(&store, Mode::Crossval, None, 7).expect("plan");
     let mut cfg = RunConfig::for_store(store.meta());
@@ -161,10 +178,70 @@ fn quality() -> serde_json::Value {
     let losses: Vec<_> = o.scores.iter().map(|(id, s)| (*id, s.loss)).collect();
     let r = train::quality::ranking(&store, &truth, &losses).expect("ranking");
     println!(
-        "crossval ({} folds, reference net, cpu): {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
-        cfg.folds, r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
+        "crossval ({} folds, reference net, cpu) on {}: {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
+        cfg.folds, setup.out.display(), r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
     );
-    serde_json::json!({"crossval": r, "val_acc": o.val_acc, "wall_s": wall})
+    let mut out = serde_json::json!({"crossval": r, "val_acc": o.val_acc, "wall_s": wall});
+    // The same samples ranked by cleanlab on a plain PyTorch CNN and on a pixel MLP.
+    let paths: Vec<String> = plan
+        .pool
+        .ids
+        .iter()
+        .filter_map(|id| store.sample(id).ok().flatten())
+        .map(|s| s.sources[0].path.clone())
+        .collect();
+    let list = setup._dir.path().join("ranked.txt");
+    std::fs::write(&list, paths.join("\n")).expect("write the ranked paths");
+    let meta = store.meta();
+    let mut args = vec![
+        setup.out.display().to_string(),
+        "--paths".into(),
+        list.display().to_string(),
+        "--folds".into(),
+        cfg.folds.to_string(),
+        "--side".into(),
+        meta.size.to_string(),
+        "--threads".into(),
+        rayon::current_num_threads().to_string(),
+    ];
+    if meta.channels == 3 {
+        args.push("--rgb".into());
+    }
+    if let Some(c) = python_reference("cleanlab_reference.py", &args) {
+        let f = |m: &str, k: &str| c[m][k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:<34} {:>8} {:>8} {:>10} {:>11} {:>8}",
+            "label errors, side by side",
+            "P@|bad|",
+            "flagged",
+            "flag prec",
+            "flag recall",
+            "wall s"
+        );
+        println!(
+            "{:<34} {:>8.3} {:>8} {:>10} {:>11} {:>8.0}",
+            "thresh crossval", r.precision, "-", "-", "-", wall
+        );
+        for (m, name) in [
+            ("cnn", "cleanlab + PyTorch reference CNN"),
+            ("mlp", "cleanlab + pixel MLP (sklearn)"),
+        ] {
+            println!(
+                "{name:<34} {:>8.3} {:>8} {:>10.3} {:>11.3} {:>8.0}",
+                f(m, "precision_at_bad"),
+                c[m]["flagged"],
+                f(m, "flagged_precision"),
+                f(m, "flagged_recall"),
+                f(m, "wall_s")
+            );
+        }
+        println!(
+            "({} samples, {} bad; the CNN {} epochs per fold, no augmentation)",
+            c["samples"], c["bad"], c["epochs"]
+        );
+        out["cleanlab"] = c;
+    }
+    out
 }
 
 fn seed_mode() -> serde_json::Value {
@@ -245,13 +322,27 @@ fn gan_speed(compute: &Compute, iters: usize) -> serde_json::Value {
 /// the Python named by `THRESH_TORCH_PYTHON` (default `python3`) has torch; `None` (and a
 /// line saying why) otherwise. Not run in CI.
 fn torch_reference(n: usize, epochs: usize, gan_iters: usize) -> Option<serde_json::Value> {
+    let args = [
+        "--n".to_string(),
+        n.to_string(),
+        "--epochs".into(),
+        epochs.to_string(),
+        "--threads".into(),
+        rayon::current_num_threads().to_string(),
+        "--gan-iters".into(),
+        gan_iters.to_string(),
+    ];
+    python_reference("torch_reference.py", &args)
+}
+
+/// Run `benches/SCRIPT` with `THRESH_TORCH_PYTHON` (default `python3`) and read the JSON
+/// object on its last line; `None`, with the reason printed, when it cannot run (no torch).
+fn python_reference(script: &str, args: &[String]) -> Option<serde_json::Value> {
     let python = std::env::var("THRESH_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_reference.py");
+    let script = format!("{}/benches/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new(&python)
-        .arg(script)
-        .args(["--n", &n.to_string(), "--epochs", &epochs.to_string()])
-        .args(["--threads", &rayon::current_num_threads().to_string()])
-        .args(["--gan-iters", &gan_iters.to_string()])
+        .arg(&script)
+        .args(args)
         .output();
     match out {
         Ok(o) if o.status.success() => {
@@ -259,7 +350,7 @@ fn torch_reference(n: usize, epochs: usize, gan_iters: usize) -> Option<serde_js
             match serde_json::from_str(text.lines().last().unwrap_or("")) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    println!("PyTorch reference: unreadable output ({e}): {text}");
+                    println!("{script}: unreadable output ({e}): {text}");
                     None
                 }
             }
@@ -267,13 +358,13 @@ fn torch_reference(n: usize, epochs: usize, gan_iters: usize) -> Option<serde_js
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
             println!(
-                "PyTorch reference skipped: {python} {script} failed: {}",
+                "reference skipped: {python} {script} failed: {}",
                 err.lines().last().unwrap_or("")
             );
             None
         }
         Err(e) => {
-            println!("PyTorch reference skipped: cannot run {python}: {e}");
+            println!("reference skipped: cannot run {python}: {e}");
             None
         }
     }
