@@ -35,6 +35,7 @@ fn main() {
                     forgetting: 0,
                     suggested: classes[0].clone(),
                     probability: 0.5,
+                    flagged: false,
                 },
             )
         })
@@ -52,6 +53,7 @@ fn main() {
         epochs: 0,
         epoch_secs: 0.0,
         scored: n,
+        flagged: None,
         checkpoints: vec![],
         config: RunConfig::new(10, 1),
         review: None,

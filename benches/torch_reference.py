@@ -16,6 +16,7 @@ only, and with the frozen classifier's cross-entropy added to the generator loss
 phases thresh's `gan_speed` times (the last sixth of the iterations is the second).
 
     python3 benches/torch_reference.py [--n 2000] [--epochs 3] [--threads 2] [--gan-iters 40]
+        [--side 32] [--channels 1]
 
 Not part of CI: it needs `pip install torch numpy` (see the README's benchmarks section).
 """
@@ -173,13 +174,15 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--gan-iters", type=int, default=0)
+    ap.add_argument("--side", type=int, default=32)
+    ap.add_argument("--channels", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(7)
     # The content does not change the cost: uniform pixels, balanced labels.
-    x = torch.rand(args.n, 1, 32, 32)
+    x = torch.rand(args.n, args.channels, args.side, args.side)
     y = torch.arange(args.n) % 10
-    model = Classifier()
+    model = Classifier(channels=args.channels)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     secs = []
@@ -209,6 +212,8 @@ def main():
         "threads": torch.get_num_threads(),
         "n": args.n,
         "batch": args.batch,
+        "side": args.side,
+        "channels": args.channels,
         "epoch_s": statistics.median(secs),
         "score_per_s": score_rate,
     }

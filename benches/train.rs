@@ -11,6 +11,7 @@
 //!   CPU (`THRESH_BENCH_PHOTO_N` sets the count). Not in the default sections: ≈4 minutes.
 //!
 //! `THRESH_BENCH_TRAIN=speed,quality,seed,gan` (default) picks sections;
+//! `THRESH_BENCH_SNAPSHOTS=N` scores crossval by N epochs' mean softmax (default 1);
 //! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30); `THRESH_BENCH_KIND=shapes`
 //! runs quality and seed on the colour demo (64 px RGB, photos preset) instead of the numerals.
 
@@ -164,6 +165,12 @@ fn quality() -> serde_json::Value {
     let plan = Plan::from_store(&store, Mode::Crossval, None, 7).expect("plan");
     let mut cfg = RunConfig::for_store(store.meta());
     cfg.train.epochs = epochs_cap();
+    if let Some(s) = std::env::var("THRESH_BENCH_SNAPSHOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        cfg.snapshots = s;
+    }
     let t = Instant::now();
     let never = AtomicBool::new(false);
     let o = train::run(
@@ -177,11 +184,18 @@ fn quality() -> serde_json::Value {
     let wall = t.elapsed().as_secs_f64();
     let losses: Vec<_> = o.scores.iter().map(|(id, s)| (*id, s.loss)).collect();
     let r = train::quality::ranking(&store, &truth, &losses).expect("ranking");
+    let flagged: Vec<_> = o.scores.iter().map(|(id, s)| (*id, s.flagged)).collect();
+    let fl = train::quality::flags(&store, &truth, &flagged).expect("flags");
     println!(
-        "crossval ({} folds, reference net, cpu) on {}: {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
-        cfg.folds, setup.out.display(), r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
+        "crossval ({} folds, {} snapshot(s), reference net, cpu) on {}: {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
+        cfg.folds, cfg.snapshots, setup.out.display(), r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
     );
-    let mut out = serde_json::json!({"crossval": r, "val_acc": o.val_acc, "wall_s": wall});
+    println!(
+        "flagged by confident learning: {} ({} wrong): precision {:.3}, recall {:.3}",
+        fl.flagged, fl.hits, fl.precision, fl.recall
+    );
+    let variants = ranking_variants(&store, &truth, &plan, &o);
+    let mut out = serde_json::json!({"crossval": r, "flags": fl, "variants": variants, "val_acc": o.val_acc, "wall_s": wall});
     // The same samples ranked by cleanlab on a plain PyTorch CNN and on a pixel MLP.
     let paths: Vec<String> = plan
         .pool
@@ -219,8 +233,8 @@ fn quality() -> serde_json::Value {
             "wall s"
         );
         println!(
-            "{:<34} {:>8.3} {:>8} {:>10} {:>11} {:>8.0}",
-            "thresh crossval", r.precision, "-", "-", "-", wall
+            "{:<34} {:>8.3} {:>8} {:>10.3} {:>11.3} {:>8.0}",
+            "thresh crossval", r.precision, fl.flagged, fl.precision, fl.recall, wall
         );
         for (m, name) in [
             ("cnn", "cleanlab + PyTorch reference CNN"),
@@ -242,6 +256,78 @@ fn quality() -> serde_json::Value {
         out["cleanlab"] = c;
     }
     out
+}
+
+/// How suspicious sample `i` of a run's scores is (higher = ranked first).
+type Suspicion<'a> = dyn Fn(usize, &score::SampleScore) -> f32 + 'a;
+
+/// Other orders of the same out-of-sample probabilities, to see which ranks wrong labels
+/// best (no extra training): by loss (= cleanlab's self-confidence order), by normalised
+/// margin (p(label) − the best other p), by p(label) relative to its class's mean
+/// (confident learning's per-class threshold), and the flagged set first, then by loss.
+fn ranking_variants(
+    store: &thresh::store::Store,
+    truth: &Truth,
+    plan: &Plan,
+    o: &train::Outcome,
+) -> serde_json::Value {
+    let classes = plan.classes.len();
+    let label: std::collections::HashMap<Id, usize> = plan
+        .pool
+        .ids
+        .iter()
+        .copied()
+        .zip(plan.pool.labels.iter().copied())
+        .chain(
+            plan.to_score
+                .ids
+                .iter()
+                .copied()
+                .zip(plan.to_score.labels.iter().copied()),
+        )
+        .collect();
+    let labels: Vec<usize> = o.scores.iter().map(|(id, _)| label[id]).collect();
+    let probs: Vec<f32> = o.scores.iter().flat_map(|(_, s)| s.probs.clone()).collect();
+    let th = train::confident::thresholds(&labels, &probs, classes);
+    let order = |f: &Suspicion| -> Vec<(Id, f32)> {
+        o.scores
+            .iter()
+            .enumerate()
+            .map(|(i, (id, s))| (*id, f(i, s)))
+            .collect()
+    };
+    let variants: [(&str, Box<Suspicion>); 4] = [
+        ("loss", Box::new(|_, s| s.loss)),
+        (
+            "normalised margin",
+            Box::new(|i, s| {
+                let l = labels[i];
+                let other = (0..classes)
+                    .filter(|&j| j != l)
+                    .map(|j| s.probs[j])
+                    .fold(0f32, f32::max);
+                other - s.probs[l]
+            }),
+        ),
+        (
+            "p(label) / class mean",
+            Box::new(|i, s| -s.probs[labels[i]] / th[labels[i]].max(1e-6)),
+        ),
+        (
+            "flagged, then loss",
+            Box::new(|_, s| s.loss + if s.flagged { 1e6 } else { 0.0 }),
+        ),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, f) in &variants {
+        let r = train::quality::ranking(store, truth, &order(f.as_ref())).expect("ranking");
+        println!(
+            "  ranked by {name:<24} precision at |wrong| {:.3}",
+            r.precision
+        );
+        out.insert((*name).into(), r.precision.into());
+    }
+    out.into()
 }
 
 fn seed_mode() -> serde_json::Value {

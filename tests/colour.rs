@@ -60,9 +60,21 @@ fn the_shapes_demo_goes_through_every_stage_in_colour() {
         ],
     );
     assert!(train.contains("samples scored"), "{train}");
+    assert!(train.contains("flagged as likely label errors"), "{train}");
     ok(dir, &["scores", "--csv", "scores.csv"]);
     let scores = std::fs::read_to_string(dir.join("scores.csv")).unwrap();
     assert!(scores.lines().count() > 150, "{scores}");
+    assert!(
+        scores.lines().next().unwrap().ends_with(",state,flagged"),
+        "{scores}"
+    );
+    assert!(
+        scores
+            .lines()
+            .skip(1)
+            .all(|l| l.ends_with(",0") || l.ends_with(",1")),
+        "{scores}"
+    );
 
     let gan = ok(
         dir,

@@ -50,9 +50,25 @@ fn crossval_ranks_wrong_labels_first() {
         r.precision
     );
 
+    // Confident learning flags a set far richer in wrong labels than the data (this small
+    // model over-flags; the bench measures the full one), and the round counts it.
+    let flagged: Vec<_> = outcome
+        .scores
+        .iter()
+        .map(|(id, s)| (*id, s.flagged))
+        .collect();
+    let f = train::quality::flags(&store, &truth, &flagged).unwrap();
+    eprintln!("flagged: {f:?}");
+    let base_rate = f.wrong as f64 / f.scored as f64;
+    assert!(
+        f.precision >= 2.0 * base_rate && f.recall >= 0.5,
+        "{f:?}, base rate {base_rate:.3}"
+    );
+
     // Recorded as a round with checkpoints that load back.
     let rec = train::record(&store, &outcome, &cfg, "cpu (flex)").unwrap();
     assert_eq!(rec.round, 1);
+    assert_eq!(rec.flagged, Some(f.flagged));
     assert_eq!(rec.checkpoints.len(), 3);
     let model = checkpoint::load(
         &rec.checkpoints[0],

@@ -188,7 +188,7 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         l: usize,
     },
-    /// Write the latest scores as CSV (path,given,suggested,loss,margin,el2n,forgetting,queue,state).
+    /// Write the latest scores as CSV (path,given,suggested,loss,margin,el2n,forgetting,queue,state,flagged; flagged is 1 for a likely label error by confident learning).
     Scores {
         #[arg(long)]
         csv: PathBuf,

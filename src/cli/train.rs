@@ -60,6 +60,10 @@ pub struct TrainArgs {
     /// Crossval folds.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// Crossval: score each held-out sample by the mean softmax of N epochs' weights
+    /// around the best epoch (1 = the best epoch alone).
+    #[arg(long, default_value_t = 1)]
+    pub snapshots: usize,
     #[command(flatten)]
     pub options: TrainOptions,
 }
@@ -75,6 +79,7 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
     let plan = Plan::from_store(store, a.mode, a.seed_set, a.options.seed)?;
     let mut cfg = a.options.run_config(store);
     cfg.folds = a.folds;
+    cfg.snapshots = a.snapshots.max(1);
     plan.check(cfg.folds).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let label = compute.label();
@@ -107,8 +112,8 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
         println!("{}", serde_json::to_string(&rec)?);
     } else {
         println!(
-            "round {}: {:?} on {}; train {} / val {} samples, train acc {:.3}, val acc {:.3}, {} epochs at {:.1}s each; {} samples scored",
-            rec.round, rec.mode, rec.backend, rec.train_size, rec.val_size, rec.train_acc, rec.val_acc, rec.epochs, rec.epoch_secs, rec.scored
+            "round {}: {:?} on {}; train {} / val {} samples, train acc {:.3}, val acc {:.3}, {} epochs at {:.1}s each; {} samples scored, {} flagged as likely label errors (confident learning)",
+            rec.round, rec.mode, rec.backend, rec.train_size, rec.val_size, rec.train_acc, rec.val_acc, rec.epochs, rec.epoch_secs, rec.scored, rec.flagged.unwrap_or(0)
         );
     }
     Ok(())
@@ -138,6 +143,8 @@ struct ScoreRow<'a> {
     forgetting: u32,
     queue: &'a str,
     state: &'a str,
+    /// 1 when confident learning flags the sample as a likely label error.
+    flagged: u8,
 }
 
 /// One row per source path of every sample scored in the latest round, highest loss first.
@@ -166,6 +173,7 @@ pub fn scores_csv(store: &Store, csv_path: &Path, json: bool) -> Result<()> {
                 forgetting: s.forgetting,
                 queue: member.get(id).map_or("", |q| q.name()),
                 state: sample.state.name(),
+                flagged: s.flagged as u8,
             })?;
             rows += 1;
         }

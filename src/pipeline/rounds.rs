@@ -251,6 +251,9 @@ pub struct TableRow {
     pub pipeline_accuracy: Option<f32>,
     pub validated_ratio: Option<f32>,
     pub epoch_secs: f32,
+    /// Samples the round scored, and of those flagged by confident learning.
+    pub scored: usize,
+    pub flagged: Option<usize>,
 }
 
 pub fn table(store: &Store) -> Result<Vec<TableRow>> {
@@ -271,6 +274,8 @@ pub fn table(store: &Store) -> Result<Vec<TableRow>> {
             pipeline_accuracy: r.review.as_ref().map(|s| s.pipeline_accuracy),
             validated_ratio: r.review.as_ref().and_then(|s| s.validated_ratio),
             epoch_secs: r.epoch_secs,
+            scored: r.scored,
+            flagged: r.flagged,
         });
     }
     Ok(rows)
@@ -280,11 +285,11 @@ pub fn table(store: &Store) -> Result<Vec<TableRow>> {
 pub fn render_table(rows: &[TableRow]) -> String {
     let pct = |v: Option<f32>| v.map_or("—".to_string(), |v| format!("{:.0}%", v * 100.0));
     let mut out = String::from(
-        "round  train    val  train acc  val acc  pipeline acc  validated  epoch (s)\n",
+        "round  train    val  train acc  val acc  pipeline acc  validated  epoch (s)  flagged\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "{:>5}  {:>5}  {:>5}  {:>9}  {:>7}  {:>12}  {:>9}  {:>9.2}\n",
+            "{:>5}  {:>5}  {:>5}  {:>9}  {:>7}  {:>12}  {:>9}  {:>9.2}  {:>7}\n",
             r.round,
             r.train,
             r.val,
@@ -292,7 +297,8 @@ pub fn render_table(rows: &[TableRow]) -> String {
             pct(Some(r.val_acc)),
             pct(r.pipeline_accuracy),
             pct(r.validated_ratio),
-            r.epoch_secs
+            r.epoch_secs,
+            r.flagged.map_or("—".to_string(), |f| f.to_string())
         ));
     }
     out

@@ -90,6 +90,9 @@ pub struct Fitted {
     pub mean_epoch_secs: f32,
     /// Per training sample: times it went from classified right to wrong between epochs.
     pub forgetting: Vec<u32>,
+    /// Per epoch run: the softmax of every probe sample under that epoch's weights
+    /// (row-major), when `fit_probing` was given probe samples.
+    pub probe_probs: Vec<Vec<f32>>,
 }
 
 struct Batch {
@@ -204,6 +207,21 @@ pub fn fit(
     on: &mut dyn FnMut(TrainEvent),
     cancel: &AtomicBool,
 ) -> Result<Fitted, TrainError> {
+    fit_probing(base, cfg, train, val, None, on, cancel)
+}
+
+/// `fit`, and after every epoch the softmax of the `probe` samples under that epoch's
+/// weights (`Fitted::probe_probs`): snapshots of the trajectory, for scoring held-out
+/// samples by more than one point of it.
+pub fn fit_probing(
+    base: &Device,
+    cfg: &TrainConfig,
+    train: &Dataset,
+    val: &Dataset,
+    probe: Option<&Dataset>,
+    on: &mut dyn FnMut(TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<Fitted, TrainError> {
     if train.is_empty() {
         return Err(TrainError::Invalid("no samples to train on".into()));
     }
@@ -231,6 +249,7 @@ pub fn fit(
     let mut last_correct = vec![false; n];
     let mut forgetting = vec![0u32; n];
     let mut epoch_secs = Vec::new();
+    let mut probe_probs = Vec::new();
 
     for epoch in 0..cfg.epochs {
         let t_epoch = Instant::now();
@@ -329,6 +348,15 @@ pub fn fit(
         } else {
             evaluate(&snapshot, val, base)?
         };
+        if let Some(p) = probe.filter(|p| !p.is_empty()) {
+            let (logits, k) = super::score::logits(&snapshot, p, base, 256)?;
+            probe_probs.push(
+                logits
+                    .chunks(k)
+                    .flat_map(|row| super::score::log_softmax_row(row).into_iter().map(f32::exp))
+                    .collect(),
+            );
+        }
         let train_acc = correct as f32 / n as f32;
         let improved = match &best {
             None => true,
@@ -363,5 +391,6 @@ pub fn fit(
         val_acc,
         mean_epoch_secs: epoch_secs.iter().sum::<f32>() / epoch_secs.len().max(1) as f32,
         forgetting,
+        probe_probs,
     })
 }

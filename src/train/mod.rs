@@ -10,6 +10,7 @@
 //! are the two places that read and write it.
 
 pub mod backend;
+pub mod confident;
 pub mod data;
 pub mod fit;
 pub mod gan;
@@ -124,6 +125,14 @@ pub struct RunConfig {
     pub folds: usize,
     /// Share of the training pool held out for validation and early stopping.
     pub val_fraction: f64,
+    /// Crossval: score each held-out sample by the mean softmax of this many epochs'
+    /// weights around the best one (1 = the best epoch's alone).
+    #[serde(default = "one")]
+    pub snapshots: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl RunConfig {
@@ -132,6 +141,7 @@ impl RunConfig {
             train: TrainConfig::new(ClassifierConfig::reference(classes, channels)),
             folds: 5,
             val_fraction: 0.1,
+            snapshots: 1,
         }
     }
 
@@ -184,7 +194,8 @@ pub fn run(
             on(TrainEvent::Stage {
                 text: format!("scoring {} samples", plan.to_score.len()),
             });
-            let scores = score::score(&fitted.model, &plan.to_score, device)?;
+            let mut scores = score::score(&fitted.model, &plan.to_score, device)?;
+            score::flag(&mut scores, &plan.to_score.labels, tc.model.classes);
             Ok(Outcome {
                 mode: Mode::Seed,
                 scores: plan.to_score.ids.iter().copied().zip(scores).collect(),
@@ -226,15 +237,22 @@ pub fn run(
                 });
                 let mut fold_cfg = tc.clone();
                 fold_cfg.seed = tc.seed.wrapping_add(f as u64 * 1000);
-                let fitted = fit::fit(device, &fold_cfg, &train, &val, on, cancel)?;
+                let held_data = plan.pool.select(&held);
+                let probe = (cfg.snapshots > 1).then_some(&held_data);
+                let fitted = fit::fit_probing(device, &fold_cfg, &train, &val, probe, on, cancel)?;
                 for (k, &p) in tr_pos.iter().enumerate() {
                     forgetting[rest[p]] += fitted.forgetting[k];
                 }
-                let held_data = plan.pool.select(&held);
-                for (&i, s) in held
-                    .iter()
-                    .zip(score::score(&fitted.model, &held_data, device)?)
-                {
+                let held_scores = match probe {
+                    Some(_) => score::averaged(
+                        &fitted.probe_probs,
+                        fitted.best_epoch,
+                        cfg.snapshots,
+                        &held_data.labels,
+                    ),
+                    None => score::score(&fitted.model, &held_data, device)?,
+                };
+                for (&i, s) in held.iter().zip(held_scores) {
                     scores[i] = Some(s);
                 }
                 tr_acc += fitted.train_acc;
@@ -245,16 +263,17 @@ pub fn run(
                 val_size = val.len();
                 models.push(fitted.model);
             }
-            let scores = scores
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    s.map(|mut s| {
-                        s.forgetting = forgetting[i];
-                        (plan.pool.ids[i], s)
-                    })
-                })
-                .collect();
+            let (mut ids, mut labels, mut scored) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, s) in scores.into_iter().enumerate() {
+                if let Some(mut s) = s {
+                    s.forgetting = forgetting[i];
+                    ids.push(plan.pool.ids[i]);
+                    labels.push(plan.pool.labels[i]);
+                    scored.push(s);
+                }
+            }
+            score::flag(&mut scored, &labels, tc.model.classes);
+            let scores = ids.into_iter().zip(scored).collect();
             let k = folds as f32;
             Ok(Outcome {
                 mode: Mode::Crossval,
@@ -298,6 +317,9 @@ pub struct StoredScore {
     pub forgetting: u32,
     pub suggested: String,
     pub probability: f32,
+    /// Flagged by confident learning as a likely label error (rounds before it: false).
+    #[serde(default)]
+    pub flagged: bool,
 }
 
 /// What a training round did (Table-1 figures are added by the pipeline).
@@ -314,6 +336,10 @@ pub struct RoundRecord {
     pub epochs: usize,
     pub epoch_secs: f32,
     pub scored: usize,
+    /// Of those, flagged as likely label errors by confident learning (`None` in rounds
+    /// recorded before flags existed).
+    #[serde(default)]
+    pub flagged: Option<usize>,
     pub checkpoints: Vec<Checkpoint>,
     pub config: RunConfig,
     /// Filled by the pipeline once the round's queues are decided (Table 1).
@@ -390,6 +416,7 @@ pub fn record(
                     forgetting: s.forgetting,
                     suggested: classes.get(s.suggested).cloned().unwrap_or_default(),
                     probability: s.probability,
+                    flagged: s.flagged,
                 },
             )
         })
@@ -407,6 +434,7 @@ pub fn record(
         epochs: outcome.epochs,
         epoch_secs: outcome.epoch_secs,
         scored: stored.len(),
+        flagged: Some(stored.iter().filter(|(_, s)| s.flagged).count()),
         checkpoints,
         config: cfg.clone(),
         review: None,

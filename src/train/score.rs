@@ -20,6 +20,28 @@ pub struct SampleScore {
     /// Class index the model prefers, and its probability.
     pub suggested: usize,
     pub probability: f32,
+    /// The softmax over the classes (what confident learning reads; not stored).
+    #[serde(default, skip_serializing)]
+    pub probs: Vec<f32>,
+    /// Flagged by confident learning as a likely label error among the samples scored
+    /// with it (`confident::flag`).
+    #[serde(default)]
+    pub flagged: bool,
+}
+
+/// Flag, among `scores` of samples labelled `labels`, the likely label errors by confident
+/// learning over their probabilities.
+pub fn flag(scores: &mut [SampleScore], labels: &[usize], classes: usize) {
+    let probs: Vec<f32> = scores
+        .iter()
+        .flat_map(|s| s.probs.iter().copied())
+        .collect();
+    for (s, f) in scores
+        .iter_mut()
+        .zip(super::confident::flag(labels, &probs, classes))
+    {
+        s.flagged = f;
+    }
 }
 
 /// Raw logits of every sample, computed in batches, with the number of classes: `len *
@@ -100,7 +122,41 @@ pub fn from_logits(row: &[f32], label: usize) -> SampleScore {
         forgetting: 0,
         suggested,
         probability,
+        probs: p,
+        flagged: false,
     }
+}
+
+/// Scores from the softmax of several epochs' weights (`per_epoch[e]` row-major, epochs
+/// from 1): the mean over the `count` epochs nearest `best` (as many after it as before,
+/// within those run) — a held-out sample judged by a stretch of the trajectory rather than
+/// one point of it, which evens out the epoch-to-epoch swings of a noisy fit.
+pub fn averaged(
+    per_epoch: &[Vec<f32>],
+    best: usize,
+    count: usize,
+    labels: &[usize],
+) -> Vec<SampleScore> {
+    if labels.is_empty() || per_epoch.is_empty() {
+        return Vec::new();
+    }
+    let run = per_epoch.len();
+    let count = count.clamp(1, run);
+    let end = (best.max(1) + count / 2).min(run).max(count);
+    let window = &per_epoch[end - count..end];
+    let n = labels.len();
+    let k = window[0].len() / n.max(1);
+    (0..n)
+        .map(|i| {
+            let logits: Vec<f32> = (0..k)
+                .map(|j| {
+                    let p = window.iter().map(|e| e[i * k + j]).sum::<f32>() / count as f32;
+                    p.max(1e-12).ln()
+                })
+                .collect();
+            from_logits(&logits, labels[i])
+        })
+        .collect()
 }
 
 /// Score every sample of `data` with `model` (no augmentation).
@@ -134,5 +190,22 @@ mod tests {
         assert_eq!(wrong.suggested, 0);
         let lp = log_softmax_row(&[1.0, 1.0]);
         assert!((lp[0] - 0.5f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn averaged_takes_the_window_around_the_best_epoch() {
+        // One sample, two classes, five epochs; p(class 0) = 0.1, 0.2, 0.3, 0.4, 0.5.
+        let per_epoch: Vec<Vec<f32>> = (1..=5)
+            .map(|e| vec![e as f32 / 10.0, 1.0 - e as f32 / 10.0])
+            .collect();
+        let p0 = |best, count| (-averaged(&per_epoch, best, count, &[0])[0].loss).exp();
+        assert!((p0(3, 1) - 0.3).abs() < 1e-5);
+        assert!((p0(3, 3) - 0.3).abs() < 1e-5, "epochs 2..=4");
+        assert!(
+            (p0(5, 3) - 0.4).abs() < 1e-5,
+            "epochs 3..=5: none after the last"
+        );
+        assert!((p0(1, 3) - 0.2).abs() < 1e-5, "epochs 1..=3");
+        assert!((p0(2, 9) - 0.3).abs() < 1e-5, "all five");
     }
 }

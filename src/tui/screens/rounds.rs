@@ -26,10 +26,13 @@ impl Component for RoundsScreen {
                     pct(r.pipeline_accuracy),
                     pct(r.validated_ratio),
                     format!("{:.2}", r.epoch_secs),
+                    r.flagged
+                        .map_or("—".to_string(), |f| format!("{f}/{}", r.scored)),
                 ])
             })
             .collect();
-        let widths = [Constraint::Length(9); 8];
+        let mut widths = [Constraint::Length(9); 9];
+        widths[8] = Constraint::Length(13);
         f.render_widget(
             Table::new(body, widths)
                 .header(
@@ -42,13 +45,14 @@ impl Component for RoundsScreen {
                         "pipeline",
                         "validated",
                         "epoch s",
+                        "flagged",
                     ])
                     .style(Style::default().add_modifier(Modifier::BOLD)),
                 )
                 .block(
                     Block::default()
                         .borders(Borders::ALL)
-                        .title("Rounds (Table 1): pipeline = flags the human confirmed"),
+                        .title("Rounds (Table 1): pipeline = flags the human confirmed; flagged = likely label errors of the scored (confident learning)"),
                 ),
             area,
         );

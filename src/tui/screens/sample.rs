@@ -207,8 +207,14 @@ impl Component for SampleScreen {
         }
         if let Some(sc) = &item.score {
             lines.push(Line::from(format!(
-                "suggested {} (p {:.2})",
-                sc.suggested, sc.probability
+                "suggested {} (p {:.2}){}",
+                sc.suggested,
+                sc.probability,
+                if sc.flagged {
+                    "   flagged: a likely label error (confident learning)"
+                } else {
+                    ""
+                }
             )));
             lines.push(Line::from(format!(
                 "loss {:.3}  margin {:.3}  EL2N {:.3}  forgetting {}",
