@@ -11,7 +11,9 @@
 //!   CPU (`THRESH_BENCH_PHOTO_N` sets the count). Not in the default sections: ≈4 minutes.
 //!
 //! `THRESH_BENCH_TRAIN=speed,quality,seed,gan` (default) picks sections;
-//! `THRESH_BENCH_SNAPSHOTS=N` scores crossval by N epochs' mean softmax (default 1);
+//! `THRESH_BENCH_SNAPSHOTS=N` scores crossval by N epochs' mean softmax (default 5, as `train`);
+//! `THRESH_BENCH_AUGMENT` (preset), `THRESH_BENCH_SMOOTHING`, `THRESH_BENCH_MIXUP` override
+//! the store's augmentation for crossval (ablations);
 //! `THRESH_BENCH_EPOCHS` caps epochs in quality/seed (default 30); `THRESH_BENCH_KIND=shapes`
 //! runs quality and seed on the colour demo (64 px RGB, photos preset) instead of the numerals.
 
@@ -159,6 +161,30 @@ fn ranked_store() -> (common::Setup, Truth) {
     }
 }
 
+/// Overrides for ablations of the crossval recipe: `THRESH_BENCH_AUGMENT` (a preset name),
+/// then `THRESH_BENCH_SMOOTHING` and `THRESH_BENCH_MIXUP` (numbers) on top of it.
+fn ablate(aug: &mut thresh::augment::AugmentConfig) {
+    use clap::ValueEnum;
+    if let Ok(name) = std::env::var("THRESH_BENCH_AUGMENT") {
+        let preset = Preset::from_str(&name, true)
+            .unwrap_or_else(|e| panic!("THRESH_BENCH_AUGMENT={name}: {e}"));
+        *aug = preset.config();
+    }
+    let number = |key: &str| {
+        std::env::var(key).ok().map(|v| {
+            v.parse::<f32>()
+                .unwrap_or_else(|e| panic!("{key}={v}: {e}"))
+        })
+    };
+    if let Some(v) = number("THRESH_BENCH_SMOOTHING") {
+        aug.label_smoothing = v;
+    }
+    if let Some(v) = number("THRESH_BENCH_MIXUP") {
+        aug.mixup = v;
+    }
+    eprintln!("  augmentation for crossval: {aug:?}");
+}
+
 fn quality() -> serde_json::Value {
     let (setup, truth) = ranked_store();
     let store = setup.store;
@@ -171,6 +197,7 @@ fn quality() -> serde_json::Value {
     {
         cfg.snapshots = s;
     }
+    ablate(&mut cfg.train.augment);
     let t = Instant::now();
     let never = AtomicBool::new(false);
     let o = train::run(

@@ -76,6 +76,30 @@ fn the_shapes_demo_goes_through_every_stage_in_colour() {
         "{scores}"
     );
 
+    // The round's embeddings with a projection, one row per scored source file.
+    let said = ok(dir, &["embed", "--csv", "embed.csv"]);
+    let embed = std::fs::read_to_string(dir.join("embed.csv")).unwrap();
+    let header: Vec<&str> = embed.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header[..7],
+        ["path", "given", "suggested", "state", "flagged", "x", "y"]
+    );
+    // Width 8: the pooled vector has 4 x 8 channels.
+    assert_eq!(header.len(), 7 + 32, "{:?}", &header[7..]);
+    assert_eq!(header[7], "e0");
+    assert!(said.contains("32-d embeddings"), "{said}");
+    assert_eq!(embed.lines().count(), scores.lines().count());
+    let spread: Vec<f32> = embed
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(5).unwrap().parse::<f32>().unwrap())
+        .collect();
+    assert!(spread.iter().all(|x| x.is_finite()));
+    assert!(
+        spread.iter().any(|&x| x != spread[0]),
+        "the projection spreads the samples"
+    );
+
     let gan = ok(
         dir,
         &[

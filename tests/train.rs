@@ -86,6 +86,49 @@ fn crossval_ranks_wrong_labels_first() {
     let stored: Vec<(thresh::store::Id, train::StoredScore)> = store.scores(1).unwrap();
     assert_eq!(stored.len(), outcome.scores.len());
 
+    // Every scored sample's embedding is kept, and they put a sample nearer the centre of
+    // its own class than of any other far more often than chance (0.1).
+    let embedded = store.embeddings(1).unwrap();
+    assert_eq!(embedded.len(), outcome.scores.len());
+    let label_of: std::collections::HashMap<_, _> = plan
+        .pool
+        .ids
+        .iter()
+        .copied()
+        .zip(plan.pool.labels.iter().copied())
+        .collect();
+    let vectors: Vec<(usize, Vec<f32>)> = embedded
+        .iter()
+        .map(|(id, b)| {
+            let e = train::embed::Embedding::from_bytes(b).unwrap();
+            (label_of[id], e.values())
+        })
+        .collect();
+    let dims = vectors[0].1.len();
+    assert!(dims > 0 && vectors.iter().all(|(_, v)| v.len() == dims));
+    let classes = plan.classes.len();
+    let mut centre = vec![vec![0f32; dims]; classes];
+    let mut count = vec![0f32; classes];
+    for (l, v) in &vectors {
+        count[*l] += 1.0;
+        centre[*l].iter_mut().zip(v).for_each(|(c, x)| *c += x);
+    }
+    for (c, n) in centre.iter_mut().zip(&count) {
+        c.iter_mut().for_each(|x| *x /= n.max(1.0));
+    }
+    let dist =
+        |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+    let nearest_own = vectors
+        .iter()
+        .filter(|(l, v)| {
+            (0..classes).min_by(|&a, &b| dist(v, &centre[a]).total_cmp(&dist(v, &centre[b])))
+                == Some(*l)
+        })
+        .count() as f64
+        / vectors.len() as f64;
+    eprintln!("embeddings: {dims}-d, nearest class centre is the label's for {nearest_own:.3}");
+    assert!(nearest_own > 0.5, "{nearest_own:.3}");
+
     // A damaged checkpoint is refused, and the file is left alone.
     let path = store.dir().join("models").join(&rec.checkpoints[1].file);
     let mut bytes = std::fs::read(&path).unwrap();

@@ -1,6 +1,7 @@
 //! Headless subcommands. Each prints a short human summary, or with `--json` one JSON object
 //! per result, and returns an error (one line, exit code 1) on failure.
 
+mod embed;
 mod progress;
 mod review;
 mod stats;
@@ -193,6 +194,16 @@ pub enum Command {
         #[arg(long)]
         csv: PathBuf,
     },
+    /// Write a round's embeddings (each sample's pooled 256-d feature vector from scoring) as
+    /// CSV: path,given,suggested,state,flagged,x,y,e0..; x/y are the first two principal
+    /// components.
+    Embed {
+        #[arg(long)]
+        csv: PathBuf,
+        /// The round (default: the latest).
+        #[arg(long)]
+        round: Option<u32>,
+    },
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -283,6 +294,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Rank { k, l } => train::rank(&Store::open(&cli.store)?, k, l, cli.json),
         Command::Scores { csv } => train::scores_csv(&Store::open(&cli.store)?, &csv, cli.json),
+        Command::Embed { csv, round } => {
+            embed::embed_csv(&Store::open(&cli.store)?, &csv, round, cli.json)
+        }
         Command::Stats { rounds: true } => {
             review::rounds_table(&Store::open(&cli.store)?, cli.json)
         }

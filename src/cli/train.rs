@@ -61,8 +61,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
     /// Crossval: score each held-out sample by the mean softmax of N epochs' weights
-    /// around the best epoch (1 = the best epoch alone).
-    #[arg(long, default_value_t = 1)]
+    /// around the best epoch (1 = the best epoch alone). Default 5: on the real digits
+    /// benchmark it raised precision at |wrong| from 0.902 to 0.918 and the flagged set's
+    /// precision from 0.915 to 0.980 at the same wall time.
+    #[arg(long, default_value_t = 5)]
     pub snapshots: usize,
     #[command(flatten)]
     pub options: TrainOptions,

@@ -144,6 +144,11 @@ pub struct Classifier {
 impl Classifier {
     /// Logits `[batch, classes]` for images `[batch, channels, side, side]` in 0..=1.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+
+    /// The pooled penultimate vector `[batch, 256]` (the embedding the head reads).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         // Centre the input: paper is 1, ink near 0.
         let x = (x - 0.5) * 2.0;
         let mut y = self
@@ -152,7 +157,12 @@ impl Classifier {
         for b in &self.blocks {
             y = b.forward(y);
         }
-        self.head.forward(self.gap.forward(y).flatten(1, 3))
+        self.gap.forward(y).flatten(1, 3)
+    }
+
+    /// Logits from `features`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.head.forward(features)
     }
 }
 
@@ -222,6 +232,16 @@ impl Classifier {
 impl Folded {
     /// Logits, as `Classifier::forward` gives them in inference mode.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+
+    /// Logits from `features`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.head.forward(features)
+    }
+
+    /// The pooled penultimate vector, as `Classifier::features` gives it in inference mode.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = (x - 0.5) * 2.0;
         let mut y = self.pool.forward(relu(self.stem.forward(x)));
         for b in &self.blocks {
@@ -233,7 +253,7 @@ impl Folded {
             let z = relu(b.c2.forward(z));
             y = relu(b.c3.forward(z) + shortcut);
         }
-        self.head.forward(self.gap.forward(y).flatten(1, 3))
+        self.gap.forward(y).flatten(1, 3)
     }
 }
 

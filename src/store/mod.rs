@@ -86,9 +86,36 @@ pub struct Store {
     /// log (a dedup of 100k samples writes 100k entries undo must not wade through).
     decisions: sled::Tree,
     scores: sled::Tree,
+    /// round ++ sample id -> the sample's quantised embedding (`train::embed::Embedding`
+    /// bytes) from that round's scoring.
+    embeddings: sled::Tree,
     rounds: sled::Tree,
     queues: sled::Tree,
     versions: sled::Tree,
+}
+
+/// Replace every row of `round` in a round ++ id keyed tree by `rows`, in one batch.
+fn replace_round(tree: &sled::Tree, round: u32, rows: &[(Id, Vec<u8>)]) -> anyhow::Result<()> {
+    let mut batch = sled::Batch::default();
+    for (k, _) in tree.scan_prefix(round.to_be_bytes()).flatten() {
+        batch.remove(k);
+    }
+    for (id, value) in rows {
+        let mut key = round.to_be_bytes().to_vec();
+        key.extend_from_slice(&id.0);
+        batch.insert(key, value.as_slice());
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
+/// The sample id of a round ++ id key.
+fn round_key_id(key: &[u8]) -> anyhow::Result<Id> {
+    let id: [u8; 32] = key
+        .get(4..)
+        .and_then(|k| k.try_into().ok())
+        .context("key is not round + sample id")?;
+    Ok(Id(id))
 }
 
 pub fn now_secs() -> u64 {
@@ -204,6 +231,7 @@ impl Store {
             history,
             decisions,
             scores: tree("scores")?,
+            embeddings: tree("embeddings")?,
             rounds: tree("rounds")?,
             queues: tree("queues")?,
             versions: tree("versions")?,
@@ -550,17 +578,28 @@ impl Store {
 
     /// Store the scores of `round`, replacing any it had, in one batch.
     pub fn put_scores<T: Serialize>(&self, round: u32, items: &[(Id, T)]) -> anyhow::Result<()> {
-        let mut batch = sled::Batch::default();
-        for (k, _) in self.scores.scan_prefix(round.to_be_bytes()).flatten() {
-            batch.remove(k);
-        }
-        for (id, score) in items {
-            let mut key = round.to_be_bytes().to_vec();
-            key.extend_from_slice(&id.0);
-            batch.insert(key, serde_json::to_vec(score)?);
-        }
-        self.scores.apply_batch(batch)?;
-        Ok(())
+        let rows = items
+            .iter()
+            .map(|(id, score)| Ok((*id, serde_json::to_vec(score)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        replace_round(&self.scores, round, &rows)
+    }
+
+    /// Store the embeddings of `round` (bytes per sample), replacing any it had.
+    pub fn put_embeddings(&self, round: u32, items: &[(Id, Vec<u8>)]) -> anyhow::Result<()> {
+        replace_round(&self.embeddings, round, items)
+    }
+
+    /// The embeddings of `round`, in id order (empty for rounds scored before embeddings
+    /// were kept).
+    pub fn embeddings(&self, round: u32) -> anyhow::Result<Vec<(Id, Vec<u8>)>> {
+        self.embeddings
+            .scan_prefix(round.to_be_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((round_key_id(&k)?, v.to_vec()))
+            })
+            .collect()
     }
 
     /// One sample's scores of `round`.
@@ -577,9 +616,8 @@ impl Store {
             .scan_prefix(round.to_be_bytes())
             .map(|kv| {
                 let (k, v) = kv?;
-                let id: [u8; 32] = k[4..].try_into().context("score key is not round + id")?;
                 Ok((
-                    Id(id),
+                    round_key_id(&k)?,
                     serde_json::from_slice(&v).context("unreadable score")?,
                 ))
             })

@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod confident;
 pub mod data;
+pub mod embed;
 pub mod fit;
 pub mod gan;
 pub mod quality;
@@ -126,7 +127,8 @@ pub struct RunConfig {
     /// Share of the training pool held out for validation and early stopping.
     pub val_fraction: f64,
     /// Crossval: score each held-out sample by the mean softmax of this many epochs'
-    /// weights around the best one (1 = the best epoch's alone).
+    /// weights around the best one (1 = the best epoch's alone). A run stored before the
+    /// field existed used the best epoch alone.
     #[serde(default = "one")]
     pub snapshots: usize,
 }
@@ -141,7 +143,7 @@ impl RunConfig {
             train: TrainConfig::new(ClassifierConfig::reference(classes, channels)),
             folds: 5,
             val_fraction: 0.1,
-            snapshots: 1,
+            snapshots: 5,
         }
     }
 
@@ -165,6 +167,9 @@ pub struct Outcome {
     pub epoch_secs: f32,
     pub models: Vec<Classifier>,
     pub model_config: ClassifierConfig,
+    /// Each scored sample's pooled features, all from one model so they share a space (seed:
+    /// the trained model; crossval: the first fold's), in the order of `scores`.
+    pub embeddings: Vec<embed::Embedding>,
 }
 
 /// Train and score as `plan` says. Progress goes to `on`; `cancel` stops between batches.
@@ -194,7 +199,8 @@ pub fn run(
             on(TrainEvent::Stage {
                 text: format!("scoring {} samples", plan.to_score.len()),
             });
-            let mut scores = score::score(&fitted.model, &plan.to_score, device)?;
+            let (mut scores, feats, dims) =
+                score::score_embedded(&fitted.model, &plan.to_score, device)?;
             score::flag(&mut scores, &plan.to_score.labels, tc.model.classes);
             Ok(Outcome {
                 mode: Mode::Seed,
@@ -207,6 +213,7 @@ pub fn run(
                 epoch_secs: fitted.mean_epoch_secs,
                 models: vec![fitted.model],
                 model_config: tc.model,
+                embeddings: embed::quantise_rows(&feats, dims),
             })
         }
         Mode::Crossval => {
@@ -273,6 +280,18 @@ pub fn run(
                 }
             }
             score::flag(&mut scored, &labels, tc.model.classes);
+            // Every pool sample is held out by exactly one fold, so `scores` is the pool in
+            // order; one model embeds them all so the map and neighbours share one space.
+            on(TrainEvent::Stage {
+                text: format!("embedding {} samples", ids.len()),
+            });
+            let feats = match models.first() {
+                Some(m) if ids.len() == n => {
+                    let o = score::outputs(m, &plan.pool, device, 256, true)?;
+                    embed::quantise_rows(&o.features, o.dims)
+                }
+                _ => Vec::new(),
+            };
             let scores = ids.into_iter().zip(scored).collect();
             let k = folds as f32;
             Ok(Outcome {
@@ -286,6 +305,7 @@ pub fn run(
                 epoch_secs: secs / k,
                 models,
                 model_config: tc.model,
+                embeddings: feats,
             })
         }
     }
@@ -422,6 +442,15 @@ pub fn record(
         })
         .collect();
     store.put_scores(round, &stored)?;
+    if outcome.embeddings.len() == outcome.scores.len() {
+        let rows: Vec<(Id, Vec<u8>)> = outcome
+            .scores
+            .iter()
+            .zip(&outcome.embeddings)
+            .map(|((id, _), e)| (*id, e.to_bytes()))
+            .collect();
+        store.put_embeddings(round, &rows)?;
+    }
     let rec = RoundRecord {
         round,
         mode: outcome.mode,

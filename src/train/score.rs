@@ -52,7 +52,31 @@ pub fn logits(
     device: &Device,
     batch: usize,
 ) -> Result<(Vec<f32>, usize), TrainError> {
-    let mut out = Vec::new();
+    let o = outputs(model, data, device, batch, false)?;
+    Ok((o.logits, o.classes))
+}
+
+/// What one inference pass gives: logits and, when asked for, the pooled features the head
+/// read (both row-major, one row per sample).
+pub struct Outputs {
+    pub logits: Vec<f32>,
+    pub classes: usize,
+    /// Empty unless asked for.
+    pub features: Vec<f32>,
+    pub dims: usize,
+}
+
+/// Logits of every sample, and its pooled features when `features` is set (one pass: the
+/// head runs on the features read back).
+pub fn outputs(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+    batch: usize,
+    features: bool,
+) -> Result<Outputs, TrainError> {
+    let unreadable = |e| TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"));
+    let (mut out, mut feats) = (Vec::new(), Vec::new());
     let idx: Vec<usize> = (0..data.len()).collect();
     // Without autodiff the BatchNorms run on their running statistics: fold them into the
     // convolutions once instead of a normalisation pass per layer and batch.
@@ -60,14 +84,23 @@ pub fn logits(
     for chunk in idx.chunks(batch.max(1)) {
         let imgs: Vec<_> = chunk.iter().map(|&i| &data.images[i]).collect();
         let x = super::fit::images_tensor(&imgs, device);
-        let logits = match &folded {
-            Some(f) => f.forward(x),
-            None => model.forward(x),
+        let f = match &folded {
+            Some(m) => m.features(x),
+            None => model.features(x),
         };
-        let rows = logits.into_data().try_to_vec::<f32>();
-        out.extend(rows.map_err(|e| {
-            TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
-        })?);
+        if features {
+            feats.extend(
+                f.clone()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .map_err(unreadable)?,
+            );
+        }
+        let logits = match &folded {
+            Some(m) => m.head(f),
+            None => model.head(f),
+        };
+        out.extend(logits.into_data().try_to_vec::<f32>().map_err(unreadable)?);
     }
     let k = out.len().checked_div(data.len()).unwrap_or(0);
     if k == 0 || k * data.len() != out.len() {
@@ -82,7 +115,13 @@ pub fn logits(
             "label index {l} is beyond the model's {k} classes"
         )));
     }
-    Ok((out, k))
+    let dims = feats.len().checked_div(data.len()).unwrap_or(0);
+    Ok(Outputs {
+        logits: out,
+        classes: k,
+        features: feats,
+        dims,
+    })
 }
 
 pub fn log_softmax_row(row: &[f32]) -> Vec<f32> {
@@ -168,11 +207,30 @@ pub fn score(
     if data.is_empty() {
         return Ok(Vec::new());
     }
-    let (l, k) = logits(model, data, device, 256)?;
-    Ok(l.chunks(k)
+    Ok(scored(&logits(model, data, device, 256)?.0, data))
+}
+
+fn scored(logits: &[f32], data: &Dataset) -> Vec<SampleScore> {
+    let k = logits.len() / data.len().max(1);
+    logits
+        .chunks(k.max(1))
         .zip(&data.labels)
         .map(|(row, &label)| from_logits(row, label))
-        .collect())
+        .collect()
+}
+
+/// Score every sample of `data` and keep its pooled features (`dims` values per sample,
+/// row-major) from the same pass.
+pub fn score_embedded(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+) -> Result<(Vec<SampleScore>, Vec<f32>, usize), TrainError> {
+    if data.is_empty() {
+        return Ok((Vec::new(), Vec::new(), 0));
+    }
+    let o = outputs(model, data, device, 256, true)?;
+    Ok((scored(&o.logits, data), o.features, o.dims))
 }
 
 #[cfg(test)]
