@@ -36,6 +36,15 @@ fn main() {
                     suggested: classes[0].clone(),
                     probability: 0.5,
                     flagged: false,
+                    // As large as a real round's: three classes, ten neighbours.
+                    top: classes.iter().take(3).map(|c| (c.clone(), 0.3)).collect(),
+                    neighbours: Some(thresh::feature::Neighbours {
+                        near: (0..thresh::feature::knn::K)
+                            .map(|_| (ids[rng.random_range(0..ids.len())], 0.1))
+                            .collect(),
+                        outlier: 0.1,
+                        agreement: Some(0.5),
+                    }),
                 },
             )
         })

@@ -130,7 +130,10 @@ fn main() {
         .expect("certify queue")
         .ids;
     decide::accept_page(&app.ctx.store, CERTIFY, &ids, &[]).expect("accept");
-    app.run_task(Task::Round { epochs: 2 });
+    app.run_task(Task::Round {
+        epochs: 2,
+        warm: false,
+    });
     let (mut train_lat, train_events) = keys_while(&mut app, &mut term, 1800, |a| a.job().running);
     assert!(app.ctx.status.starts_with("round 1"), "{}", app.ctx.status);
 

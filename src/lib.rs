@@ -14,6 +14,7 @@ pub mod augment;
 pub mod cli;
 pub mod dedup;
 pub mod demo;
+pub mod feature;
 pub mod ingest;
 pub mod jobs;
 pub mod model;

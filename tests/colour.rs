@@ -65,16 +65,24 @@ fn the_shapes_demo_goes_through_every_stage_in_colour() {
     let scores = std::fs::read_to_string(dir.join("scores.csv")).unwrap();
     assert!(scores.lines().count() > 150, "{scores}");
     assert!(
-        scores.lines().next().unwrap().ends_with(",state,flagged"),
-        "{scores}"
-    );
-    assert!(
         scores
             .lines()
-            .skip(1)
-            .all(|l| l.ends_with(",0") || l.ends_with(",1")),
+            .next()
+            .unwrap()
+            .ends_with(",state,flagged,outlier,agreement"),
         "{scores}"
     );
+    // flagged is 0 or 1; the outlier score a cosine distance, the agreement a share.
+    for l in scores.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        assert!(matches!(f[9], "0" | "1"), "{l}");
+        let outlier: f32 = f[10].parse().unwrap();
+        let agreement: f32 = f[11].parse().unwrap();
+        assert!(
+            (0.0..=2.0).contains(&outlier) && (0.0..=1.0).contains(&agreement),
+            "{l}"
+        );
+    }
 
     // The round's embeddings with a projection, one row per scored source file.
     let said = ok(dir, &["embed", "--csv", "embed.csv"]);

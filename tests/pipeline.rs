@@ -126,6 +126,8 @@ fn a_simulated_reviewer_runs_whole_rounds() {
         page: 50,
         run: small(10, 12),
         seed: 7,
+        warm: false,
+        pseudo: queues::DEFAULT_PSEUDO,
     };
     let never = AtomicBool::new(false);
     let r =
@@ -159,6 +161,8 @@ fn a_simulation_stops_when_only_left_out_samples_remain() {
         page: 30,
         run: small(10, 4),
         seed: 7,
+        warm: false,
+        pseudo: queues::DEFAULT_PSEUDO,
     };
     let never = AtomicBool::new(false);
     let r =
@@ -678,4 +682,104 @@ fn dedup_never_overrides_a_reviewer() {
     // Undo still walks back the reviewer's own decisions.
     assert_eq!(decide::undo(&store).unwrap().action, "duplicate");
     assert_eq!(state_of(&store, &marked.id).0, State::Unreviewed);
+}
+
+/// Pseudo-labels: a demo with a third of its clean images unlabelled. A simulated reviewer's
+/// round scores them against the model's own suggestion, the confident ones fill the pseudo
+/// queue, and the reviewer accepts those the truth confirms: they take the suggested label,
+/// origin `pseudo`, and never join the test split. Accepting a page is one decision that
+/// undo takes back.
+#[test]
+fn unlabelled_images_get_pseudo_labels_a_reviewer_accepts() {
+    use thresh::pipeline::queues::PSEUDO;
+    use thresh::store::Origin;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, truth) =
+        common::demo_store_with(tmp.path(), 500, 3, thresh::demo::Kind::Numerals, 0.3);
+    let unlabelled = |store: &thresh::store::Store| {
+        store
+            .samples()
+            .map(|s| s.unwrap())
+            .filter(|s| s.label.is_none() && s.state == State::Unreviewed && s.dup.is_none())
+            .count()
+    };
+    let at_start = unlabelled(&store);
+    assert!(at_start > 80, "{at_start} unlabelled");
+    let oracle = Oracle::load(&tmp.path().join("demo/truth.csv")).unwrap();
+    let cfg = SimConfig {
+        rounds: 1,
+        seed_set: 120,
+        k: 100,
+        l: 30,
+        page: 50,
+        run: small(10, 12),
+        seed: 7,
+        warm: false,
+        // The tiny test network is never as sure as the reference one (its surest
+        // suggestions here reach ≈0.9): half the default bar.
+        pseudo: 0.5,
+    };
+    let never = AtomicBool::new(false);
+    let r =
+        simulate::simulate(&store, &oracle, &Compute::cpu(), &cfg, &mut |_| {}, &never).unwrap();
+    eprintln!("{:?}", r.flags);
+    // Every unlabelled sample left after the seed set was scored against its suggestion.
+    let round = store.latest_round().unwrap().unwrap();
+    let scores: std::collections::HashMap<_, thresh::train::StoredScore> =
+        store.scores(round).unwrap().into_iter().collect();
+    let queue: queues::Queue = store.queue(PSEUDO).unwrap().unwrap();
+    assert!(!queue.ids.is_empty());
+    for id in &queue.ids {
+        let sc = &scores[id];
+        assert!(sc.probability >= cfg.pseudo, "{sc:?}");
+        assert!((sc.loss - (-sc.probability.ln())).abs() < 1e-4, "{sc:?}");
+    }
+    assert_eq!(r.flags.pseudo_queued, queue.ids.len());
+    // Far above chance (0.1): the model is sure of these.
+    assert!(r.flags.pseudo_precision > 0.5, "{:?}", r.flags);
+    let accepted: Vec<_> = store
+        .samples()
+        .map(|s| s.unwrap())
+        .filter(|s| s.origin == Origin::Pseudo)
+        .collect();
+    assert_eq!(accepted.len(), r.flags.pseudo_right);
+    for s in &accepted {
+        assert_eq!(s.state, State::Certified);
+        assert_eq!(
+            s.label,
+            truth.label_of(&s.sources[0].path).map(String::from)
+        );
+        assert_eq!(s.label.as_deref(), Some(scores[&s.id].suggested.as_str()));
+    }
+    // None of them joins the test split, however large it is drawn.
+    thresh::pipeline::split::split(&store, 0.9, 2, 7).unwrap();
+    for s in &accepted {
+        let now = store.sample(&s.id).unwrap().unwrap();
+        assert_ne!(now.split, Some(thresh::store::Split::Test));
+    }
+    // With no threshold every unlabelled sample left is queued; a page accepted is one
+    // decision, and undo gives the samples back their missing label and origin.
+    let left = unlabelled(&store);
+    assert!(left > 0 && left < at_start, "{left} of {at_start}");
+    let report = queues::rank_with(&store, 10, 10, 0.0).unwrap();
+    assert_eq!(report.pseudo, left);
+    let queue: queues::Queue = store.queue(PSEUDO).unwrap().unwrap();
+    let page = &queue.ids[..5.min(queue.ids.len())];
+    let applied = decide::accept_page(&store, PSEUDO, page, &[]).unwrap();
+    assert_eq!(applied.samples, page.len());
+    for id in page {
+        let s = store.sample(id).unwrap().unwrap();
+        assert_eq!(s.origin, Origin::Pseudo);
+        assert_eq!(s.label.as_deref(), Some(scores[id].suggested.as_str()));
+    }
+    let undone = decide::undo(&store).unwrap();
+    assert_eq!(undone.action, "accept_page");
+    for id in page {
+        let s = store.sample(id).unwrap().unwrap();
+        assert_eq!(
+            (s.origin, s.label, s.state),
+            (Origin::Imported, None, State::Unreviewed)
+        );
+    }
+    assert!(queues::rank_with(&store, 10, 10, 1.5).is_err());
 }

@@ -7,7 +7,7 @@ mod common;
 use common::{demo_store, small};
 use std::sync::atomic::AtomicBool;
 use thresh::pipeline::eval::{self, EvalConfig};
-use thresh::pipeline::queues::Queue;
+use thresh::pipeline::queues::{self, Queue};
 use thresh::pipeline::simulate::{self, Oracle, SimConfig};
 use thresh::pipeline::synth::{self, SYNTHETIC};
 use thresh::pipeline::{decide, rounds, split, versions};
@@ -167,6 +167,8 @@ fn the_cleaned_version_beats_the_raw_one_on_test() {
         page: 50,
         run: small(10, 10),
         seed: 7,
+        warm: false,
+        pseudo: queues::DEFAULT_PSEUDO,
     };
     simulate::simulate(&store, &oracle, &compute, &cfg, &mut |_| {}, &never).unwrap();
     versions::freeze(&store, "clean").unwrap();

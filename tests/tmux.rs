@@ -94,6 +94,40 @@ fn a_round_in_tmux_with_the_real_binary() {
     keys(session, &["m", "Enter"]);
     let progress = wait_for(session, "epoch 2/2", 120);
     let done = wait_for(session, "to review", 180);
+    // The map: laid out on the store worker, drawn in braille; the cursor moves and `enter`
+    // opens the sample nearest to it.
+    keys(session, &["Escape", "BTab"]);
+    let map = wait_for(session, "Map of round 1", 120);
+    assert!(
+        map.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "no braille dots on the map:\n{map}"
+    );
+    let near = |screen: &str| {
+        screen
+            .lines()
+            .find_map(|l| l.split("cursor near ").nth(1))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let before = near(&map);
+    keys(session, &["Right", "Right", "Right", "Up", "Up"]);
+    let moved = wait_for(session, "cursor near", 5);
+    println!("--- the map ---\n{moved}");
+    keys(session, &["Enter"]);
+    let sample = wait_for(session, "history", 10);
+    let opened = near(&moved);
+    let id = opened
+        .rsplit('(')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(')')
+        .to_string();
+    assert!(!id.is_empty(), "{moved}");
+    assert!(
+        sample.contains(&id),
+        "sample {id} (was {before}) not opened:\n{sample}"
+    );
     keys(session, &["q"]);
     std::thread::sleep(Duration::from_millis(500));
     println!("--- capture-pane during training ---\n{progress}\n--- after ---\n{done}");

@@ -10,6 +10,7 @@ use thresh::demo;
 use thresh::model::checkpoint;
 use thresh::store::{State, Store};
 use thresh::train::backend::{self, BackendChoice};
+use thresh::train::warm::{self, InitFrom};
 use thresh::train::{self, Mode, Plan, RunConfig, TrainError};
 
 fn run(store: &Store, plan: &Plan, cfg: &RunConfig) -> train::Outcome {
@@ -100,7 +101,7 @@ fn crossval_ranks_wrong_labels_first() {
     let vectors: Vec<(usize, Vec<f32>)> = embedded
         .iter()
         .map(|(id, b)| {
-            let e = train::embed::Embedding::from_bytes(b).unwrap();
+            let e = thresh::feature::embed::Embedding::from_bytes(b).unwrap();
             (label_of[id], e.values())
         })
         .collect();
@@ -128,6 +129,101 @@ fn crossval_ranks_wrong_labels_first() {
         / vectors.len() as f64;
     eprintln!("embeddings: {dims}-d, nearest class centre is the label's for {nearest_own:.3}");
     assert!(nearest_own > 0.5, "{nearest_own:.3}");
+
+    // Each score keeps its k nearest embedded samples (never itself, nearest first), the
+    // outlier score is the k-th distance, and neighbours mostly share the label.
+    let mut agreement = 0f64;
+    for (id, s) in &stored {
+        let n = s.neighbours.as_ref().expect("neighbours stored");
+        assert_eq!(n.near.len(), thresh::feature::knn::K);
+        assert!(n
+            .near
+            .iter()
+            .all(|(other, d)| other != id && (0.0..=2.0).contains(d)));
+        assert!(n.near.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert_eq!(n.outlier, n.near.last().unwrap().1);
+        agreement += n.agreement.expect("labelled") as f64;
+        assert_eq!(s.top.len(), 3);
+        assert_eq!(s.top[0], (s.suggested.clone(), s.probability));
+    }
+    agreement /= stored.len() as f64;
+    eprintln!("mean kNN label agreement {agreement:.3}");
+    assert!(agreement > 0.4, "{agreement:.3}");
+
+    // "Similar": a sample's look-alikes from the stored embeddings are its exact nearest by
+    // brute force (f64 cosine), queued after the sample itself, and begin like the
+    // neighbours kept with its score.
+    let unit = |v: &[f32]| -> Vec<f64> {
+        let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        v.iter().map(|x| *x as f64 / n).collect()
+    };
+    for (of, score) in stored.iter().take(3) {
+        let found = thresh::feature::similar::fill_queue(&store, of, 12).unwrap();
+        assert_eq!((found.round, found.searched), (1, embedded.len()));
+        let q: thresh::pipeline::queues::Queue = store
+            .queue(thresh::store::QueueName::Similar)
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.ids.len(), 13);
+        assert_eq!(q.ids[0], *of);
+        assert!(!q.ids[1..].contains(of));
+        let at = embedded.iter().position(|(id, _)| id == of).unwrap();
+        let query = unit(&vectors[at].1);
+        let mut brute: Vec<f64> = vectors
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != at)
+            .map(|(_, (_, v))| 1.0 - query.iter().zip(unit(v)).map(|(a, b)| a * b).sum::<f64>())
+            .collect();
+        brute.sort_by(f64::total_cmp);
+        for ((id, d), want) in found.near.iter().zip(&brute) {
+            assert!((*d as f64 - want).abs() < 1e-4, "{d} vs {want}");
+            let row = embedded.iter().position(|(e, _)| e == id).unwrap();
+            let real = 1.0
+                - query
+                    .iter()
+                    .zip(unit(&vectors[row].1))
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>();
+            assert!(
+                (*d as f64 - real).abs() < 1e-4,
+                "{id:?} is at {real}, not {d}"
+            );
+        }
+        let kept = &score.neighbours.as_ref().unwrap().near;
+        for ((_, a), (_, b)) in found.near.iter().zip(kept) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+    let stranger = thresh::store::Id([0xab; 32]);
+    let err = thresh::feature::similar::similar(&store, &stranger, 5).unwrap_err();
+    assert!(format!("{err:#}").contains("was not embedded"), "{err:#}");
+
+    // Ranking fills the outliers queue with the unreviewed samples farthest from their
+    // k-th neighbour, most isolated first.
+    let report = thresh::pipeline::queues::rank(&store, 50, 20).unwrap();
+    assert_eq!(report.outliers, 20);
+    let q: thresh::pipeline::queues::Queue = store
+        .queue(thresh::store::QueueName::Outliers)
+        .unwrap()
+        .unwrap();
+    let outlier_of: std::collections::HashMap<_, _> = stored
+        .iter()
+        .map(|(id, s)| (*id, s.neighbours.as_ref().unwrap().outlier))
+        .collect();
+    let in_queue: Vec<f32> = q.ids.iter().map(|id| outlier_of[id]).collect();
+    assert!(in_queue.windows(2).all(|w| w[0] >= w[1]), "{in_queue:?}");
+    let least = *in_queue.last().unwrap();
+    let unreviewed_outside = stored
+        .iter()
+        .filter(|(id, _)| !q.ids.contains(id))
+        .filter(|(id, _)| store.sample(id).unwrap().unwrap().state == State::Unreviewed)
+        .map(|(id, _)| outlier_of[id])
+        .fold(0f32, f32::max);
+    assert!(
+        unreviewed_outside <= least,
+        "{unreviewed_outside} > {least}"
+    );
 
     // A damaged checkpoint is refused, and the file is left alone.
     let path = store.dir().join("models").join(&rec.checkpoints[1].file);
@@ -181,6 +277,64 @@ fn seed_mode_beats_chance_and_is_deterministic() {
     let la: Vec<f32> = a.scores.iter().map(|s| s.1.loss).collect();
     let lb: Vec<f32> = b.scores.iter().map(|s| s.1.loss).collect();
     assert_eq!(la, lb);
+
+    // Warm start: recorded as round 1, a run from it begins where it ended — its first
+    // epoch validates (same split, same seed) about as well as round 1 did and above a
+    // fresh run's first epoch — and then trains on (other weights, other scores).
+    train::record(&store, &a, &cfg, "cpu (flex)").unwrap();
+    let warm = warm::resolve(&store, &InitFrom::Last, Mode::Seed).unwrap();
+    assert_eq!(warm.from, "round 1");
+    assert!(warm.keeps_head(&plan.classes));
+    let first_epoch_val = |cfg: &RunConfig| {
+        let never = AtomicBool::new(false);
+        let mut first = None;
+        let mut on = |e: train::TrainEvent| {
+            if let train::TrainEvent::Epoch { val_acc, .. } = e {
+                first.get_or_insert(val_acc);
+            }
+        };
+        let o = train::run(&backend::Compute::cpu().device, &plan, cfg, &mut on, &never).unwrap();
+        (first.unwrap(), o)
+    };
+    let mut one = cfg.clone();
+    one.train.epochs = 1;
+    let (fresh_first, _) = first_epoch_val(&one);
+    one.train.init = Some(warm.clone());
+    let (warm_first, continued) = first_epoch_val(&one);
+    eprintln!(
+        "first epoch val acc: fresh {fresh_first:.3}, warm {warm_first:.3} (round 1 ended at {:.3})",
+        a.val_acc
+    );
+    assert!(warm_first > fresh_first, "{warm_first} vs {fresh_first}");
+    assert!(
+        warm_first >= a.val_acc - 0.1,
+        "{warm_first} vs {}",
+        a.val_acc
+    );
+    let lc: Vec<f32> = continued.scores.iter().map(|s| s.1.loss).collect();
+    assert_ne!(lc, la, "the warm run trained");
+
+    // Onto other classes the head is new (and seeded); another network is refused; a
+    // crossval run may not start from this store's own rounds.
+    let device = backend::Compute::cpu().device;
+    let three: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    assert!(!warm.keeps_head(&three));
+    let mut arch = cfg.train.model.clone();
+    arch.classes = 3;
+    let m = warm.model(&arch, &three, &device, 5).unwrap();
+    let x = burn::tensor::Tensor::<4>::zeros([2, 1, 32, 32], &device);
+    assert_eq!(m.forward(x).dims(), [2, 3]);
+    arch.width *= 2;
+    let err = warm.model(&arch, &three, &device, 5).unwrap_err();
+    let want = format!(
+        "width {}, 1 blocks; this run trains 1, {}",
+        cfg.train.model.width, arch.width
+    );
+    assert!(format!("{err:#}").contains(&want), "{err:#}");
+    let err = warm::resolve(&store, &InitFrom::Last, Mode::Crossval).unwrap_err();
+    assert!(format!("{err:#}").contains("crossval"), "{err:#}");
+    let err = warm::resolve(&store, &InitFrom::Round(9), Mode::Seed).unwrap_err();
+    assert!(format!("{err:#}").contains("no round 9"), "{err:#}");
 }
 
 #[test]

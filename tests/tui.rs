@@ -221,6 +221,7 @@ fn small_terminal_help_overlay_and_screens() {
         (Screen::Data, "class balance"),
         (Screen::Rounds, "Rounds (Table 1)"),
         (Screen::Versions, "Versions (Table 2)"),
+        (Screen::Map, "Map —"),
         (Screen::Queues, "queue: certify"),
     ] {
         code(&mut app, KeyCode::Tab);
@@ -284,6 +285,108 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
 
     // Decide both queues from the keyboard: the decision that finishes them closes the
     // round, and its validated share is counted on the store worker, not the UI thread.
+    code(&mut app, KeyCode::Esc);
+
+    // `n` on a sample queues its look-alikes (found on the store worker); the Sample screen
+    // says why a sample stands out: its top classes and its neighbours' labels.
+    while app.queues.view.name() != QueueName::Review {
+        key(&mut app, ']');
+    }
+    render(&mut app, 200, 60);
+    let of = app.queues.current().expect("a sample to review").sample.id;
+    key(&mut app, 'n');
+    assert_eq!(app.ctx.store_tasks, ["finding similar samples"]);
+    settle(&mut app);
+    assert_eq!(
+        app.queues.view.name(),
+        QueueName::Similar,
+        "{}",
+        app.ctx.status
+    );
+    assert!(
+        app.ctx.status.contains("samples like"),
+        "{}",
+        app.ctx.status
+    );
+    let similar: Vec<_> = app.queues.view.items.iter().map(|i| i.sample.id).collect();
+    assert_eq!(similar.len(), 1 + thresh::feature::similar::DEFAULT_K);
+    assert_eq!(similar[0], of);
+    code(&mut app, KeyCode::Enter);
+    let s = text(&render(&mut app, 200, 60));
+    assert!(s.contains("neighbours agree with its label"), "{s}");
+    assert!(s.contains("top "), "{s}");
+
+    // The Map screen: laid out on the store worker when first shown, drawn in braille. A
+    // rectangle from corner to corner selects every point; one key relabels the selection
+    // (the unreviewed samples in it) as one decision, and one undo takes it all back.
+    while app.screen != Screen::Map {
+        code(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.ctx.store_tasks, ["the map"]);
+    settle(&mut app);
+    let points = app.map.map().expect("the map arrived").points.len();
+    assert_eq!(points, app.ctx.store.embeddings(1).unwrap().len());
+    let s = text(&render(&mut app, 200, 60));
+    assert!(s.contains("Map of round 1"), "{s}");
+    assert!(
+        s.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{s}"
+    );
+    for _ in 0..40 {
+        code(&mut app, KeyCode::Left);
+        code(&mut app, KeyCode::Down);
+    }
+    key(&mut app, ' ');
+    for _ in 0..80 {
+        code(&mut app, KeyCode::Right);
+        code(&mut app, KeyCode::Up);
+    }
+    key(&mut app, ' ');
+    assert_eq!(app.map.selection().len(), points, "{}", app.ctx.status);
+    let unreviewed = |app: &App| {
+        app.ctx
+            .store
+            .samples()
+            .map(|s| s.unwrap())
+            .filter(|s| s.state == State::Unreviewed && s.dup.is_none())
+            .map(|s| (s.id, s.label))
+            .collect::<Vec<_>>()
+    };
+    let before = unreviewed(&app);
+    let third = app.ctx.store.meta().classes[2].clone();
+    key(&mut app, '3');
+    assert!(app.ctx.status.contains("saved"), "{}", app.ctx.status);
+    // Deciding every queued sample closed the round: its count runs on the store worker.
+    settle(&mut app);
+    // Every unreviewed sample was scored, so embedded, so selected: all now carry the
+    // third class, decided by a person.
+    for (id, _) in &before {
+        let s = app.ctx.store.sample(id).unwrap().unwrap();
+        assert_eq!(s.label.as_deref(), Some(third.as_str()));
+        assert_ne!(s.state, State::Unreviewed);
+    }
+    key(&mut app, 'u');
+    settle(&mut app);
+    assert_eq!(
+        unreviewed(&app),
+        before,
+        "one undo takes the whole selection back"
+    );
+    // `enter` with no selection opens the sample nearest the cursor.
+    // (A rectangle of no area, away from the corners, selects nothing.)
+    for _ in 0..31 {
+        code(&mut app, KeyCode::Left);
+    }
+    for _ in 0..15 {
+        code(&mut app, KeyCode::Down);
+    }
+    key(&mut app, ' ');
+    key(&mut app, ' ');
+    assert!(app.map.selection().is_empty(), "{}", app.ctx.status);
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Sample);
+    assert_eq!(app.queues.view.name(), QueueName::Selection);
+    assert_eq!(app.queues.view.items.len(), 1);
     code(&mut app, KeyCode::Esc);
     for (queue, k) in [(QueueName::Accept, 'a'), (QueueName::Review, 'x')] {
         while app.queues.view.name() != queue {

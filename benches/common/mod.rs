@@ -38,6 +38,7 @@ pub fn setup_of(n: usize, kind: demo::Kind) -> (Setup, f64) {
         n,
         seed: 7,
         kind,
+        unlabelled: 0.0,
     })
     .expect("demo");
     let listing = ingest::sources::Listing::open(&out, Format::Folder).expect("listing");

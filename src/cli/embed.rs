@@ -1,7 +1,8 @@
-//! `thresh embed`: a round's embeddings as CSV, with a 2-D projection to plot them.
+//! The feature space from the command line: `thresh embed` writes a round's embeddings as
+//! CSV with a 2-D projection to plot them; `thresh similar` lists one sample's look-alikes.
 
+use crate::feature::embed::{self, Embedding};
 use crate::store::{Id, Store};
-use crate::train::embed::{self, Embedding};
 use crate::train::StoredScore;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -74,6 +75,53 @@ pub fn embed_csv(store: &Store, csv_path: &Path, round: Option<u32>, json: bool)
             "wrote {written} rows of round {round} ({dims}-d embeddings, principal-component x/y) to {}",
             csv_path.display()
         );
+    }
+    Ok(())
+}
+
+/// Print the `k` samples nearest to `name` (path or id) and make them the `similar` queue.
+pub fn similar(store: &Store, name: &str, k: usize, json: bool) -> Result<()> {
+    let of = super::review::resolve(store, name)?;
+    let found = crate::feature::similar::fill_queue(store, &of, k)?;
+    let mut rows = Vec::with_capacity(found.near.len());
+    for (id, distance) in &found.near {
+        let sample = store.sample(id)?;
+        let path = sample
+            .as_ref()
+            .and_then(|s| s.sources.first())
+            .map_or_else(String::new, |s| s.path.clone());
+        let label = sample.as_ref().and_then(|s| s.label.clone());
+        let state = sample.as_ref().map_or("gone", |s| s.state.name());
+        rows.push((id, *distance, path, label, state));
+    }
+    if json {
+        let near: Vec<_> = rows
+            .iter()
+            .map(|(id, d, path, label, state)| {
+                serde_json::json!({"id": id.to_hex(), "distance": d, "path": path, "label": label, "state": state})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"of": found.of.to_hex(), "round": found.round, "searched": found.searched, "near": near})
+        );
+    } else {
+        println!(
+            "{} samples nearest to {} among {} embedded in round {} (queue `similar`):",
+            rows.len(),
+            name,
+            found.searched,
+            found.round
+        );
+        for (id, d, path, label, state) in &rows {
+            println!(
+                "{:.4}  {}  {:<12} {:<11} {path}",
+                d,
+                id.short(),
+                label.as_deref().unwrap_or("—"),
+                state
+            );
+        }
     }
     Ok(())
 }

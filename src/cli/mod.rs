@@ -62,6 +62,10 @@ pub enum Command {
         /// mostly 64x64.
         #[arg(long, value_enum, default_value_t = demo::Kind::Numerals)]
         kind: demo::Kind,
+        /// Share of the clean images to write without a label (at the top of --out), for
+        /// pseudo-labels.
+        #[arg(long, default_value_t = 0.0)]
+        unlabelled: f64,
         /// Do not open the review UI afterwards.
         #[arg(long)]
         no_tui: bool,
@@ -126,7 +130,8 @@ pub enum Command {
     Undo,
     /// Certify the first N samples of a queue in one decision, except the ones named.
     Accept {
-        /// certify, accept, review or synthetic.
+        /// certify, accept, review, synthetic or pseudo (each sample takes its suggested
+        /// label, origin `pseudo`).
         #[arg(long, default_value = "accept")]
         queue: crate::store::QueueName,
         #[arg(long)]
@@ -188,8 +193,12 @@ pub enum Command {
         k: usize,
         #[arg(long, default_value_t = 100)]
         l: usize,
+        /// Unlabelled samples whose suggested label has at least this probability go to the
+        /// pseudo queue.
+        #[arg(long, default_value_t = crate::pipeline::queues::DEFAULT_PSEUDO)]
+        pseudo: f32,
     },
-    /// Write the latest scores as CSV (path,given,suggested,loss,margin,el2n,forgetting,queue,state,flagged; flagged is 1 for a likely label error by confident learning).
+    /// Write the latest scores as CSV (path,given,suggested,loss,margin,el2n,forgetting,queue,state,flagged,outlier,agreement; flagged is 1 for a likely label error by confident learning, outlier the cosine distance to the 10th nearest sample in embedding space, agreement the share of those neighbours carrying the same label).
     Scores {
         #[arg(long)]
         csv: PathBuf,
@@ -204,6 +213,13 @@ pub enum Command {
         #[arg(long)]
         round: Option<u32>,
     },
+    /// List the samples most like SAMPLE (a path or an id prefix) in the latest round's
+    /// embedding space, nearest first, and make them the `similar` queue.
+    Similar {
+        sample: String,
+        #[arg(long, default_value_t = crate::feature::similar::DEFAULT_K)]
+        k: usize,
+    },
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -216,11 +232,18 @@ pub fn run(cli: Cli) -> Result<()> {
             n,
             seed,
             kind,
+            unlabelled,
             no_tui,
         } => cmd_demo(
             &cli.store,
             cli.json,
-            DemoConfig { out, n, seed, kind },
+            DemoConfig {
+                out,
+                n,
+                seed,
+                kind,
+                unlabelled,
+            },
             no_tui,
             (cli.backend, cli.thumbs),
         ),
@@ -292,10 +315,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => {
             train::train(&Store::open(&cli.store)?, cli.backend, cli.json, args)
         }
-        Command::Rank { k, l } => train::rank(&Store::open(&cli.store)?, k, l, cli.json),
+        Command::Rank { k, l, pseudo } => {
+            train::rank(&Store::open(&cli.store)?, k, l, pseudo, cli.json)
+        }
         Command::Scores { csv } => train::scores_csv(&Store::open(&cli.store)?, &csv, cli.json),
         Command::Embed { csv, round } => {
             embed::embed_csv(&Store::open(&cli.store)?, &csv, round, cli.json)
+        }
+        Command::Similar { sample, k } => {
+            embed::similar(&Store::open(&cli.store)?, &sample, k, cli.json)
         }
         Command::Stats { rounds: true } => {
             review::rounds_table(&Store::open(&cli.store)?, cli.json)
@@ -402,7 +430,7 @@ fn cmd_demo(
         );
     } else {
         println!(
-            "demo: {} files in {} ({} wrong labels, {} exact + {} near duplicates, {} junk, {} corrupt); truth in {}",
+            "demo: {} files in {} ({} wrong labels, {} exact + {} near duplicates, {} junk, {} corrupt, {} unlabelled); truth in {}",
             report.files,
             report.out,
             report.wrong_labels,
@@ -410,6 +438,7 @@ fn cmd_demo(
             report.near_duplicates,
             report.junk,
             report.corrupt,
+            report.unlabelled,
             report.truth
         );
         if fresh {

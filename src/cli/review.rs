@@ -164,6 +164,12 @@ pub struct SimulateArgs {
     /// Review-queue size (default: 100, scaled the same way).
     #[arg(long)]
     pub l: Option<usize>,
+    /// Start each round after the first from the previous round's weights (warm start).
+    #[arg(long)]
+    pub warm: bool,
+    /// Probability threshold of the pseudo queue (unlabelled samples' suggestions).
+    #[arg(long, default_value_t = crate::pipeline::queues::DEFAULT_PSEUDO)]
+    pub pseudo: f32,
     #[command(flatten)]
     pub options: TrainOptions,
 }
@@ -190,6 +196,8 @@ pub fn simulate_cmd(
         page: 50,
         run,
         seed: a.options.seed,
+        warm: a.warm,
+        pseudo: a.pseudo,
     };
     if !json {
         eprintln!(
@@ -215,7 +223,7 @@ pub fn simulate_cmd(
     emit(json, &report, || {
         let f = &report.flags;
         format!(
-            "{}\nwrong labels + junk: {} — found {} ({:.1}%): {} in the seed set, {} in review queues; {} still unreviewed\nreview flags: {} with precision {:.3}; accept-queue misses: {}; {} decisions",
+            "{}\nwrong labels + junk: {} — found {} ({:.1}%): {} in the seed set, {} in review queues; {} still unreviewed\nreview flags: {} with precision {:.3}; accept-queue misses: {}; pseudo-labels: {} queued, {} right (precision {:.3}); {} decisions",
             rounds::render_table(&report.rounds).trim_end(),
             f.wrong,
             f.found,
@@ -226,6 +234,9 @@ pub fn simulate_cmd(
             f.review_flags,
             f.review_precision,
             f.accept_misses,
+            f.pseudo_queued,
+            f.pseudo_right,
+            f.pseudo_precision,
             report.decisions
         )
     })

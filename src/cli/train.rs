@@ -66,6 +66,11 @@ pub struct TrainArgs {
     /// precision from 0.915 to 0.980 at the same wall time.
     #[arg(long, default_value_t = 5)]
     pub snapshots: usize,
+    /// Start from trained weights instead of random ones: `last` (the latest round), a
+    /// round number, or another store's directory (its latest round; a new head when its
+    /// classes differ). Seed mode; crossval takes only another store.
+    #[arg(long)]
+    pub init: Option<crate::train::warm::InitFrom>,
     #[command(flatten)]
     pub options: TrainOptions,
 }
@@ -82,6 +87,21 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
     let mut cfg = a.options.run_config(store);
     cfg.folds = a.folds;
     cfg.snapshots = a.snapshots.max(1);
+    if let Some(from) = &a.init {
+        let warm = crate::train::warm::resolve(store, from, a.mode)?;
+        if !json {
+            eprintln!(
+                "thresh: starting from {} ({})",
+                warm.from,
+                if warm.keeps_head(&plan.classes) {
+                    "same classes"
+                } else {
+                    "classes differ: new head"
+                }
+            );
+        }
+        cfg.train.init = Some(warm);
+    }
     plan.check(cfg.folds).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let label = compute.label();
@@ -121,14 +141,14 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
     Ok(())
 }
 
-pub fn rank(store: &Store, k: usize, l: usize, json: bool) -> Result<()> {
-    let r = queues::rank(store, k, l)?;
+pub fn rank(store: &Store, k: usize, l: usize, pseudo: f32, json: bool) -> Result<()> {
+    let r = queues::rank_with(store, k, l, pseudo)?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "round {}: {} unreviewed samples scored; accept queue {} (lowest loss), review queue {} (highest loss)",
-            r.round, r.candidates, r.accept, r.review
+            "round {}: {} unreviewed samples scored; accept queue {} (lowest loss), review queue {} (highest loss), outliers queue {} (least like any other), pseudo queue {} (unlabelled, suggestion at p ≥ {})",
+            r.round, r.candidates, r.accept, r.review, r.outliers, r.pseudo, r.pseudo_threshold
         );
     }
     Ok(())
@@ -147,6 +167,11 @@ struct ScoreRow<'a> {
     state: &'a str,
     /// 1 when confident learning flags the sample as a likely label error.
     flagged: u8,
+    /// Cosine distance to its k-th neighbour in the round's embedding space (empty in rounds
+    /// before thresh kept embeddings).
+    outlier: Option<f32>,
+    /// Share of its labelled neighbours carrying its label.
+    agreement: Option<f32>,
 }
 
 /// One row per source path of every sample scored in the latest round, highest loss first.
@@ -176,6 +201,8 @@ pub fn scores_csv(store: &Store, csv_path: &Path, json: bool) -> Result<()> {
                 queue: member.get(id).map_or("", |q| q.name()),
                 state: sample.state.name(),
                 flagged: s.flagged as u8,
+                outlier: s.neighbours.as_ref().map(|n| n.outlier),
+                agreement: s.neighbours.as_ref().and_then(|n| n.agreement),
             })?;
             rows += 1;
         }

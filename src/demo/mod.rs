@@ -103,6 +103,9 @@ pub struct DemoConfig {
     pub n: usize,
     pub seed: u64,
     pub kind: Kind,
+    /// Share of the clean images written without a label (right under `out`, given empty
+    /// in truth.csv): the unlabelled images pseudo-labels are for.
+    pub unlabelled: f64,
 }
 
 impl Default for DemoConfig {
@@ -112,6 +115,7 @@ impl Default for DemoConfig {
             n: 2000,
             seed: 7,
             kind: Kind::Numerals,
+            unlabelled: 0.0,
         }
     }
 }
@@ -138,6 +142,8 @@ pub struct DemoReport {
     pub near_duplicates: usize,
     pub junk: usize,
     pub corrupt: usize,
+    /// Clean images written without a label.
+    pub unlabelled: usize,
 }
 
 /// What to write for one file, decided before any pixel is drawn.
@@ -316,7 +322,22 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
             },
         }
     };
+    // Clean images left unlabelled, drawn from their own stream so the rest stays as it was.
+    let unlabelled: Vec<bool> = {
+        let mut rng = sub_rng(cfg.seed, usize::MAX - 2);
+        plans
+            .iter()
+            .map(|p| {
+                let draw = rng.random::<f64>();
+                matches!(p, Plan::Numeral { class, given } if class == given)
+                    && draw < cfg.unlabelled
+            })
+            .collect()
+    };
     let rel = |i: usize| {
+        if unlabelled[i] {
+            return format!("{:06}.{}", numbers[i], ext(&plans[i]));
+        }
         format!(
             "{}/{:06}.{}",
             names[given_of(i)],
@@ -390,7 +411,11 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
                 .with_context(|| format!("cannot write {}", full.display()))?;
             Ok(TruthRow {
                 path,
-                given: names[given_of(i)].to_string(),
+                given: if unlabelled[i] {
+                    String::new()
+                } else {
+                    names[given_of(i)].to_string()
+                },
                 truth,
                 flaw,
                 dup_of,
@@ -419,6 +444,7 @@ pub fn generate(cfg: &DemoConfig) -> Result<DemoReport> {
         near_duplicates: count(&|r| r.flaw.starts_with("near_dup")),
         junk: count(&|r| r.truth == "junk"),
         corrupt: count(&|r| r.truth == "corrupt"),
+        unlabelled: count(&|r| r.given.is_empty()),
     })
 }
 
@@ -501,12 +527,26 @@ fn prepare_out(out: &Path, classes: &[&str]) -> Result<()> {
                 out.display()
             );
         }
-        // Either kind's folders: a demo of the other kind may be there.
+        // Either kind's folders: a demo of the other kind may be there; and the unlabelled
+        // images an earlier demo left at the top.
         for class in CLASSES.iter().chain(&shapes::CLASSES) {
             let d = out.join(class);
             if d.exists() {
                 std::fs::remove_dir_all(&d)
                     .with_context(|| format!("cannot clear {}", d.display()))?;
+            }
+        }
+        if is_demo {
+            for e in
+                std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))?
+            {
+                let p = e?.path();
+                if p.is_file()
+                    && matches!(p.extension().and_then(|x| x.to_str()), Some("png" | "jpg"))
+                {
+                    std::fs::remove_file(&p)
+                        .with_context(|| format!("cannot clear {}", p.display()))?;
+                }
             }
         }
     }

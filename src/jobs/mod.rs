@@ -310,6 +310,7 @@ mod tests {
             mode: train::Mode::Seed,
             pool: Dataset::default(),
             to_score: Dataset::default(),
+            unlabelled: Dataset::default(),
             classes: vec!["a".into(), "b".into()],
             channels: 1,
         };

@@ -31,6 +31,8 @@ pub enum Task {
     /// Train on the certified samples for at most `epochs`, score, record, fill the queues.
     Round {
         epochs: usize,
+        /// Start from the latest round's weights (warm start).
+        warm: bool,
     },
     /// Train the GAN for `iters` iterations against the latest classifier, and record it.
     Gan {
@@ -48,6 +50,10 @@ pub enum Task {
     Freeze(String),
     /// Count the validated share of a round whose queues were just decided.
     CloseRound(u32),
+    /// Fill the `similar` queue with the sample's nearest neighbours in embedding space.
+    Similar(crate::store::Id),
+    /// The 2-D map of the latest embedded round (laid out once, then read back).
+    Map,
 }
 
 impl Task {
@@ -65,6 +71,8 @@ impl Task {
             Task::Eval { .. } => "evaluation",
             Task::Freeze(_) => "version",
             Task::CloseRound(_) => "closing the round",
+            Task::Similar(_) => "finding similar samples",
+            Task::Map => "the map",
         }
     }
 
@@ -88,6 +96,8 @@ pub struct Done {
     pub show: Option<QueueName>,
     /// The store's counters after the task.
     pub counts: Counts,
+    /// The map, when the task drew it.
+    pub map: Option<std::sync::Arc<crate::feature::map::Map>>,
 }
 
 /// Progress of a task: training events, GAN events, or evaluation events per version.
@@ -126,6 +136,7 @@ fn execute(
     cancel: &AtomicBool,
 ) -> anyhow::Result<Done> {
     let mut show = None;
+    let mut map = None;
     let summary = match task {
         Task::Counts => String::new(),
         Task::Dedup(params) => {
@@ -168,13 +179,20 @@ fn execute(
             let r = queues::rank(store, k, l)?;
             show = Some(QueueName::Accept);
             format!(
-                "queues filled from round {}: {} to accept, {} to review",
-                r.round, r.accept, r.review
+                "queues filled from round {}: {} to accept, {} to review, {} outliers",
+                r.round, r.accept, r.review, r.outliers
             )
         }
-        Task::Round { epochs } => {
+        Task::Round { epochs, warm } => {
             let mut cfg = RunConfig::for_store(store.meta());
             cfg.train.epochs = *epochs;
+            if *warm {
+                cfg.train.init = Some(crate::train::warm::resolve(
+                    store,
+                    &crate::train::warm::InitFrom::Last,
+                    crate::train::Mode::Seed,
+                )?);
+            }
             let (_, total) = rounds::validated(store)?;
             let (k, l) = rounds::scaled_k_l(total);
             let (rec, r) = rounds::train_round(
@@ -245,6 +263,42 @@ fn execute(
             let v = versions::freeze(store, name)?;
             format!("version {} frozen: {} samples", v.name, v.entries.len())
         }
+        Task::Similar(id) => {
+            let s =
+                crate::feature::similar::fill_queue(store, id, crate::feature::similar::DEFAULT_K)?;
+            show = Some(QueueName::Similar);
+            format!(
+                "{} samples like {} (round {}, nearest at distance {:.3}): the first is the sample itself",
+                s.near.len(),
+                id.short(),
+                s.round,
+                s.near.first().map_or(0.0, |n| n.1)
+            )
+        }
+        Task::Map => {
+            let m = crate::feature::map::load_or_compute(
+                store,
+                &Default::default(),
+                &mut |stage, done, total| {
+                    on(Progress::Train(TrainEvent::Stage {
+                        text: format!("the map: {stage} {done}/{total}"),
+                    }))
+                },
+                cancel,
+            )?;
+            let summary = format!(
+                "map of round {}: {} samples{}",
+                m.round,
+                m.points.len(),
+                if m.computed {
+                    " (laid out now, kept)"
+                } else {
+                    ""
+                }
+            );
+            map = Some(std::sync::Arc::new(m));
+            summary
+        }
         Task::CloseRound(round) => {
             rounds::close(store, *round)?;
             let ratio = store
@@ -266,5 +320,6 @@ fn execute(
         summary,
         show,
         counts: Counts::scan(store)?,
+        map,
     })
 }

@@ -164,6 +164,13 @@ impl Classifier {
     pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
         self.head.forward(features)
     }
+
+    /// The same features with a freshly initialised head for `cfg.classes` classes (a warm
+    /// start onto other classes). Wrap in `seeded` for repeatable weights.
+    pub fn with_new_head(mut self, cfg: &ClassifierConfig, device: &Device) -> Classifier {
+        self.head = LinearConfig::new(4 * cfg.width, cfg.classes).init(device);
+        self
+    }
 }
 
 /// A convolution followed by an inference-mode BatchNorm, as one convolution with a bias:

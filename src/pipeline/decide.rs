@@ -63,6 +63,9 @@ pub struct Snapshot {
     /// Who had set the state (older log entries lack it: automation).
     #[serde(default)]
     pub by: Author,
+    /// Where the sample came from (older log entries lack it: unchanged).
+    #[serde(default)]
+    pub origin: Option<crate::store::Origin>,
 }
 
 impl Snapshot {
@@ -77,6 +80,7 @@ impl Snapshot {
             split: s.split,
             fold: s.fold,
             by: s.by,
+            origin: Some(s.origin),
         }
     }
 
@@ -89,6 +93,9 @@ impl Snapshot {
         s.split = self.split;
         s.fold = self.fold;
         s.by = self.by;
+        if let Some(o) = self.origin {
+            s.origin = o;
+        }
     }
 }
 
@@ -260,9 +267,46 @@ pub fn decide(store: &Store, id: &Id, decision: &Decision) -> Result<Applied> {
     commit(store, decision.action(), &[before], &[after], vec![], None)
 }
 
+/// Apply one decision to many samples at once (a selection on the map), as one logged,
+/// undoable decision. Samples already decided, and those the decision does not apply to
+/// (certifying an unlabelled sample), are left as they are; the reason is an error only when
+/// nothing is left to decide.
+pub fn decide_many(store: &Store, ids: &[Id], decision: &Decision) -> Result<Applied> {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let mut first_refusal = None;
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(*id) {
+            continue;
+        }
+        let s = load(store, id)?;
+        match decided(store, s.clone(), decision) {
+            Ok(a) => {
+                before.push(s);
+                after.push(a);
+            }
+            Err(e) => {
+                // An unknown label is wrong for every sample: say so at once.
+                if let Decision::Relabel(label) = decision {
+                    known_label(store, label)?;
+                }
+                first_refusal.get_or_insert(e);
+            }
+        }
+    }
+    if after.is_empty() {
+        return Err(match first_refusal {
+            Some(e) => e.context("nothing in the selection is left to decide"),
+            None => anyhow!("the selection is empty"),
+        });
+    }
+    commit(store, decision.action(), &before, &after, vec![], None)
+}
+
 /// Certify a page of a queue in one decision, except `exceptions` (left unreviewed and
 /// remembered as looked at, so the queue can be finished). Samples of the page that are
-/// already decided are left as they are.
+/// already decided are left as they are. On the pseudo queue, each sample takes the label
+/// the queue's round suggested, and origin `pseudo`.
 pub fn accept_page(
     store: &Store,
     queue: QueueName,
@@ -284,10 +328,24 @@ pub fn accept_page(
     let (mut before, mut after) = (Vec::new(), Vec::new());
     for id in page {
         let s = load(store, id)?;
-        if except.contains(id) || s.state != State::Unreviewed || s.label.is_none() {
+        if except.contains(id) || s.state != State::Unreviewed {
             continue;
         }
         let mut a = s.clone();
+        if queue == QueueName::Pseudo {
+            // The model's suggestion becomes the label of a sample that had none.
+            if s.label.is_some() {
+                continue;
+            }
+            let Some(score) = store.score::<crate::train::StoredScore>(q.round, id)? else {
+                continue;
+            };
+            known_label(store, &score.suggested)?;
+            a.label = Some(score.suggested);
+            a.origin = crate::store::Origin::Pseudo;
+        } else if s.label.is_none() {
+            continue;
+        }
         a.state = State::Certified;
         a.by = Author::Person;
         before.push(s);

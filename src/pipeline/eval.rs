@@ -73,6 +73,8 @@ fn test_set(store: &Store) -> Result<(Dataset, bool, HashSet<Id>)> {
     let all: Vec<_> = in_test
         .into_iter()
         .filter(|s| s.label.is_some())
+        // A pseudo-label is the model's word, not a person's: never what a model is judged by.
+        .filter(|s| s.origin != crate::store::Origin::Pseudo)
         .filter(|s| {
             !matches!(s.state, State::Rejected | State::Duplicate) && !s.pending_synthetic()
         })

@@ -1,6 +1,7 @@
 //! The two queues a round fills from its scores: **accept** (the K lowest-loss samples, to
 //! confirm in bulk) and **review** (the L highest-loss samples, to look at one by one with
-//! the model's suggested label).
+//! the model's suggested label) — and **outliers**, the L unreviewed samples least like any
+//! other in the round's embedding space.
 
 use crate::store::{Id, State, Store};
 pub use crate::store::{Queue, QueueName};
@@ -12,6 +13,12 @@ use std::collections::HashMap;
 pub const CERTIFY: QueueName = QueueName::Certify;
 pub const ACCEPT: QueueName = QueueName::Accept;
 pub const REVIEW: QueueName = QueueName::Review;
+pub const OUTLIERS: QueueName = QueueName::Outliers;
+pub const PSEUDO: QueueName = QueueName::Pseudo;
+
+/// The probability at or above which the model's suggestion for an unlabelled sample goes
+/// to the pseudo queue (seed `001`: accept pseudo-labels only where the model is sure).
+pub const DEFAULT_PSEUDO: f32 = 0.95;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RankReport {
@@ -19,6 +26,10 @@ pub struct RankReport {
     pub candidates: usize,
     pub accept: usize,
     pub review: usize,
+    pub outliers: usize,
+    /// Unlabelled samples put in the pseudo queue, and the threshold they passed.
+    pub pseudo: usize,
+    pub pseudo_threshold: f32,
 }
 
 /// Loss below which the model gives the label more than half its probability (ln 2).
@@ -90,8 +101,30 @@ pub fn split(mut scored: Vec<Scored>, k: usize, l: usize, classes: usize) -> (Ve
     (accept, review)
 }
 
+/// The `l` samples with the largest outlier score (distance to their k-th neighbour in
+/// embedding space), most isolated first; ties by id. Pure.
+pub fn most_isolated(mut isolated: Vec<(Id, f32)>, l: usize) -> Vec<Id> {
+    isolated.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    isolated.into_iter().take(l).map(|(id, _)| id).collect()
+}
+
 /// Fill the queues from the latest round's scores. Only samples still unreviewed qualify.
 pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
+    rank_with(store, k, l, DEFAULT_PSEUDO)
+}
+
+/// The unlabelled samples the model is at least `threshold` sure of, most sure first.
+pub fn most_confident(mut candidates: Vec<(Id, f32)>, threshold: f32) -> Vec<Id> {
+    candidates.retain(|c| c.1 >= threshold);
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    candidates.into_iter().map(|(id, _)| id).collect()
+}
+
+/// `rank`, with the pseudo queue's probability threshold.
+pub fn rank_with(store: &Store, k: usize, l: usize, threshold: f32) -> Result<RankReport> {
+    if !(0.0..=1.0).contains(&threshold) {
+        bail!("pseudo-label threshold {threshold}: a probability is in [0, 1]");
+    }
     let Some(round) = store.latest_round()? else {
         bail!("no scores yet: run `thresh train` first");
     };
@@ -101,8 +134,17 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
     struct Brief {
         loss: f32,
         suggested: String,
+        #[serde(default)]
+        probability: f32,
+        #[serde(default)]
+        neighbours: Option<Isolation>,
+    }
+    #[derive(Deserialize)]
+    struct Isolation {
+        outlier: f32,
     }
     let scores: Vec<(Id, Brief)> = store.scores(round)?;
+    let unlabelled = std::sync::Mutex::new(Vec::new());
     let classes = &store.meta().classes;
     let class_of: HashMap<&str, usize> = classes
         .iter()
@@ -113,32 +155,58 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
         .par_iter()
         .map(|(id, s)| {
             Ok(match store.sample_brief(id)? {
-                Some((State::Unreviewed, label)) => Some(Scored {
-                    id: *id,
-                    loss: s.loss,
-                    disagrees: label.as_deref() != Some(s.suggested.as_str()),
-                    class: class_of
-                        .get(s.suggested.as_str())
-                        .copied()
-                        .unwrap_or(usize::MAX),
-                }),
+                Some((State::Unreviewed, None)) => {
+                    unlabelled
+                        .lock()
+                        .expect("unpoisoned")
+                        .push((*id, s.probability));
+                    None
+                }
+                Some((State::Unreviewed, label)) => Some((
+                    Scored {
+                        id: *id,
+                        loss: s.loss,
+                        disagrees: label.as_deref() != Some(s.suggested.as_str()),
+                        class: class_of
+                            .get(s.suggested.as_str())
+                            .copied()
+                            .unwrap_or(usize::MAX),
+                    },
+                    s.neighbours.as_ref().map(|n| n.outlier),
+                )),
                 _ => None,
             })
         })
-        .collect::<Result<Vec<Option<Scored>>>>()?
+        .collect::<Result<Vec<Option<(Scored, Option<f32>)>>>>()?
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
     let candidates = scored.len();
-    let (accept, review) = split(scored, k, l, classes.len());
+    let isolated: Vec<(Id, f32)> = scored
+        .iter()
+        .filter_map(|(s, o)| o.map(|o| (s.id, o)))
+        .collect();
+    let outliers = most_isolated(isolated, l);
+    let pseudo = most_confident(unlabelled.into_inner().expect("unpoisoned"), threshold);
+    let (accept, review) = split(
+        scored.into_iter().map(|(s, _)| s).collect(),
+        k,
+        l,
+        classes.len(),
+    );
     let report = RankReport {
         round,
         candidates,
         accept: accept.len(),
         review: review.len(),
+        outliers: outliers.len(),
+        pseudo: pseudo.len(),
+        pseudo_threshold: threshold,
     };
     store.put_queue(ACCEPT, &Queue::new(round, accept))?;
     store.put_queue(REVIEW, &Queue::new(round, review))?;
+    store.put_queue(OUTLIERS, &Queue::new(round, outliers))?;
+    store.put_queue(PSEUDO, &Queue::new(round, pseudo))?;
     store.append_log(
         None,
         "rank",
@@ -153,7 +221,8 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
 /// Which queue each sample is in.
 pub fn membership(store: &Store) -> Result<HashMap<Id, QueueName>> {
     let mut m = HashMap::new();
-    for name in [CERTIFY, ACCEPT, REVIEW] {
+    // Later queues win: a sample both isolated and up for review is listed as review.
+    for name in [OUTLIERS, CERTIFY, ACCEPT, REVIEW, PSEUDO] {
         if let Some(q) = store.queue::<Queue>(name)? {
             for id in q.ids {
                 m.insert(id, name);
@@ -166,6 +235,21 @@ pub fn membership(store: &Store) -> Result<HashMap<Id, QueueName>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outliers_are_the_most_isolated_first() {
+        let iso = vec![
+            (Id([1; 32]), 0.2),
+            (Id([2; 32]), 0.9),
+            (Id([3; 32]), 0.5),
+            (Id([4; 32]), 0.9),
+        ];
+        assert_eq!(
+            most_isolated(iso.clone(), 3),
+            vec![Id([2; 32]), Id([4; 32]), Id([3; 32])]
+        );
+        assert_eq!(most_isolated(iso, 10).len(), 4);
+    }
 
     #[test]
     fn lowest_agreed_to_accept_highest_disputed_to_review() {

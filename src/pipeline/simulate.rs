@@ -3,11 +3,11 @@
 //! can be tested and benchmarked headlessly.
 
 use super::decide::{self, Decision};
-use super::queues::{Queue, ACCEPT, REVIEW};
+use super::queues::{Queue, ACCEPT, PSEUDO, REVIEW};
 use super::rounds::{self, ratio, TableRow};
 use crate::dedup::quality::Truth;
 use crate::store::{Id, Sample, State, Store};
-use crate::train::{backend::Compute, RunConfig, TrainEvent};
+use crate::train::{backend::Compute, RunConfig, StoredScore, TrainEvent};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -24,6 +24,10 @@ pub struct SimConfig {
     pub page: usize,
     pub run: RunConfig,
     pub seed: u64,
+    /// Each round after the store's first starts from the latest round's weights.
+    pub warm: bool,
+    /// Probability threshold of the pseudo queue (`queues::DEFAULT_PSEUDO`).
+    pub pseudo: f32,
 }
 
 /// What the oracle says a sample is.
@@ -93,6 +97,11 @@ pub struct FlagQuality {
     pub review_precision: f32,
     /// Accept-queue samples that were really wrong (the model's misses).
     pub accept_misses: usize,
+    /// Unlabelled samples put in pseudo queues, those whose suggestion was the truth
+    /// (accepted, the rest left out), and the precision of the pseudo-labels.
+    pub pseudo_queued: usize,
+    pub pseudo_right: usize,
+    pub pseudo_precision: f32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -114,7 +123,7 @@ pub fn simulate(
     let wrong_at_start: HashSet<Id> = store
         .samples()
         .filter_map(|s| s.ok())
-        .filter(|s| s.state == State::Unreviewed && s.dup.is_none())
+        .filter(|s| s.state == State::Unreviewed && s.dup.is_none() && s.label.is_some())
         .filter(|s| oracle.is_wrong(s) == Some(true))
         .map(|s| s.id)
         .collect();
@@ -156,7 +165,18 @@ pub fn simulate(
         if open == 0 {
             break;
         }
-        rounds::train_round(store, compute, &cfg.run, cfg.k, cfg.l, on, cancel)?;
+        let mut run = cfg.run.clone();
+        if cfg.warm && store.latest_round()?.is_some() {
+            run.train.init = Some(crate::train::warm::resolve(
+                store,
+                &crate::train::warm::InitFrom::Last,
+                crate::train::Mode::Seed,
+            )?);
+        }
+        rounds::train_round(store, compute, &run, cfg.k, cfg.l, on, cancel)?;
+        if cfg.pseudo != super::queues::DEFAULT_PSEUDO {
+            super::queues::rank_with(store, cfg.k, cfg.l, cfg.pseudo)?;
+        }
         // Review queue first: one by one with the suggested label in view.
         let review: Queue = store.queue(REVIEW)?.unwrap_or_default();
         for id in &review.ids {
@@ -194,7 +214,27 @@ pub fn simulate(
             left_out.extend(exceptions);
             decisions += 1;
         }
+        // Pseudo queue a page at a time: a suggestion the truth does not confirm stays out.
+        let pseudo: Queue = store.queue(PSEUDO)?.unwrap_or_default();
+        for page in pseudo.ids.chunks(cfg.page.max(1)) {
+            let mut exceptions = Vec::new();
+            for id in page {
+                let s = decide::load(store, id)?;
+                let suggested = store
+                    .score::<StoredScore>(pseudo.round, id)?
+                    .map(|sc| sc.suggested);
+                q.pseudo_queued += 1;
+                match (oracle.verdict(&s), suggested) {
+                    (Verdict::Label(t), Some(g)) if t == g => q.pseudo_right += 1,
+                    _ => exceptions.push(*id),
+                }
+            }
+            decide::accept_page(store, PSEUDO, page, &exceptions)?;
+            left_out.extend(exceptions);
+            decisions += 1;
+        }
     }
+    q.pseudo_precision = ratio(q.pseudo_right, q.pseudo_queued);
 
     for id in &wrong_at_start {
         let s = decide::load(store, id)?;

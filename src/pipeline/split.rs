@@ -4,7 +4,7 @@
 
 use super::decide::{self, Applied};
 use crate::dedup::{self, verify, Params};
-use crate::store::{Id, Sample, Split, State, Store};
+use crate::store::{Id, Origin, Sample, Split, State, Store};
 use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -91,8 +91,10 @@ pub fn split(store: &Store, test: f64, folds: u32, seed: u64) -> Result<SplitRep
     let mut fold_n = vec![0usize; folds as usize];
     let mut place_of: Vec<(Option<Split>, Option<u32>)> = vec![(None, None); samples.len()];
     for u in &units {
-        let to_test =
-            in_test(u) || (test_n < want_test && !u.iter().any(|&i| samples[i].split.is_some()));
+        // A pseudo-labelled sample (and so its duplicate group) never joins the test split.
+        let pseudo = u.iter().any(|&i| samples[i].origin == Origin::Pseudo);
+        let to_test = in_test(u)
+            || (test_n < want_test && !pseudo && !u.iter().any(|&i| samples[i].split.is_some()));
         let slot = if to_test {
             if !in_test(u) {
                 test_n += u.len();

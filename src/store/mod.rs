@@ -86,13 +86,18 @@ pub struct Store {
     /// log (a dedup of 100k samples writes 100k entries undo must not wade through).
     decisions: sled::Tree,
     scores: sled::Tree,
-    /// round ++ sample id -> the sample's quantised embedding (`train::embed::Embedding`
+    /// round ++ sample id -> the sample's quantised embedding (`feature::embed::Embedding`
     /// bytes) from that round's scoring.
     embeddings: sled::Tree,
+    /// round -> the round's 2-D map of its embeddings (`feature::map`), computed once.
+    maps: sled::Tree,
     rounds: sled::Tree,
     queues: sled::Tree,
     versions: sled::Tree,
 }
+
+/// A round's map as kept: each sample's (x, y).
+pub type MapPoints = Vec<(Id, [f32; 2])>;
 
 /// Replace every row of `round` in a round ++ id keyed tree by `rows`, in one batch.
 fn replace_round(tree: &sled::Tree, round: u32, rows: &[(Id, Vec<u8>)]) -> anyhow::Result<()> {
@@ -152,17 +157,22 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         };
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| {
-                if is_lock_error(&e) {
-                    StoreError::InUse(dir.to_path_buf())
-                } else {
-                    sled_err(e)
+        // A store this process just closed can stay locked for a moment: sled's background
+        // threads let go of its files after the handle is dropped (seen in tests reopening a
+        // store at once, about one run in ten). So a lock is tried again for a second before
+        // it is reported as another process's.
+        let mut tries = 0;
+        let db = loop {
+            match sled::Config::new().path(dir).flush_every_ms(None).open() {
+                Ok(db) => break db,
+                Err(e) if is_lock_error(&e) && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-            })?;
+                Err(e) if is_lock_error(&e) => return Err(StoreError::InUse(dir.to_path_buf())),
+                Err(e) => return Err(sled_err(e)),
+            }
+        };
         let meta_tree = db.open_tree("meta").map_err(sled_err)?;
         let mut upgrade = false;
         let meta = match meta_tree.get(SCHEMA_KEY).map_err(sled_err)? {
@@ -232,6 +242,7 @@ impl Store {
             decisions,
             scores: tree("scores")?,
             embeddings: tree("embeddings")?,
+            maps: tree("maps")?,
             rounds: tree("rounds")?,
             queues: tree("queues")?,
             versions: tree("versions")?,
@@ -600,6 +611,55 @@ impl Store {
                 Ok((round_key_id(&k)?, v.to_vec()))
             })
             .collect()
+    }
+
+    /// Keep the 2-D map of `round`'s embeddings: (id, x, y) per point.
+    pub fn put_map(&self, round: u32, points: &[(Id, [f32; 2])]) -> anyhow::Result<()> {
+        let mut bytes = Vec::with_capacity(points.len() * 40);
+        for (id, xy) in points {
+            bytes.extend_from_slice(&id.0);
+            bytes.extend_from_slice(&xy[0].to_le_bytes());
+            bytes.extend_from_slice(&xy[1].to_le_bytes());
+        }
+        self.maps.insert(round.to_be_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// The kept map of `round`, if one was computed.
+    pub fn map(&self, round: u32) -> anyhow::Result<Option<MapPoints>> {
+        let Some(bytes) = self.maps.get(round.to_be_bytes())? else {
+            return Ok(None);
+        };
+        if bytes.len() % 40 != 0 {
+            anyhow::bail!("the stored map of round {round} is damaged");
+        }
+        Ok(Some(
+            bytes
+                .chunks_exact(40)
+                .map(|c| {
+                    let f =
+                        |at: usize| f32::from_le_bytes(c[at..at + 4].try_into().expect("4 bytes"));
+                    (Id(c[..32].try_into().expect("32 bytes")), [f(32), f(36)])
+                })
+                .collect(),
+        ))
+    }
+
+    /// One sample's embedding bytes of `round`.
+    pub fn embedding(&self, round: u32, id: &Id) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut key = round.to_be_bytes().to_vec();
+        key.extend_from_slice(&id.0);
+        Ok(self.embeddings.get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Whether `round` kept any embeddings (a point read, not a scan).
+    pub fn has_embeddings(&self, round: u32) -> anyhow::Result<bool> {
+        Ok(self
+            .embeddings
+            .scan_prefix(round.to_be_bytes())
+            .next()
+            .transpose()?
+            .is_some())
     }
 
     /// One sample's scores of `round`.
@@ -1018,7 +1078,10 @@ mod tests {
             store.force_schema_version(SCHEMA_VERSION + 1).unwrap();
         }
         let err = Store::open(dir.path()).err().expect("must fail");
-        assert!(matches!(err, StoreError::TooNew { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(
+            matches!(err, StoreError::TooNew { found, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
         assert!(err.to_string().contains("newer than this thresh supports"));
     }
 

@@ -149,6 +149,9 @@ pub enum Origin {
     Imported,
     Synthetic,
     Gathered,
+    /// Imported without a label; its label is the model's suggestion, accepted by a person
+    /// from the pseudo queue. Never in the test split.
+    Pseudo,
 }
 
 impl Origin {
@@ -157,13 +160,15 @@ impl Origin {
             Origin::Imported => "imported",
             Origin::Synthetic => "synthetic",
             Origin::Gathered => "gathered",
+            Origin::Pseudo => "pseudo",
         }
     }
 }
 
 /// The review queues, one name for the CLI, the UI and the store: stored lists of ids (the
-/// `queues` tree). `Duplicates` is written by each dedup run (the samples it linked); it is
-/// looked through, not accepted in bulk.
+/// `queues` tree). `Duplicates` is written by each dedup run (the samples it linked), `Similar` on
+/// request from one sample, `Outliers` by each ranking; they are looked through, not
+/// accepted in bulk.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueName {
@@ -177,23 +182,39 @@ pub enum QueueName {
     Synthetic,
     /// The samples the last dedup tied to a kept sample.
     Duplicates,
+    /// A sample and its nearest neighbours in the latest round's embedding space (asked for
+    /// from one sample: one mistake found leads to its copies).
+    Similar,
+    /// A round's unreviewed samples least like any other (largest distance to their k-th
+    /// neighbour in embedding space), most isolated first.
+    Outliers,
+    /// The samples last chosen on the map (a rectangle, or the one under the cursor).
+    Selection,
+    /// Unlabelled samples the model labels with confidence, with its suggestion as their
+    /// label-to-be, most confident first: accepted a page at a time.
+    Pseudo,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 9] = [
         QueueName::Certify,
         QueueName::Accept,
         QueueName::Review,
         QueueName::Synthetic,
         QueueName::Duplicates,
+        QueueName::Similar,
+        QueueName::Outliers,
+        QueueName::Selection,
+        QueueName::Pseudo,
     ];
     /// The queues whose samples can be accepted (`thresh accept --queue`), and whose skip
     /// lists undo cleans.
-    pub const STORED: [QueueName; 4] = [
+    pub const STORED: [QueueName; 5] = [
         QueueName::Certify,
         QueueName::Accept,
         QueueName::Review,
         QueueName::Synthetic,
+        QueueName::Pseudo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -203,6 +224,10 @@ impl QueueName {
             QueueName::Review => "review",
             QueueName::Synthetic => "synthetic",
             QueueName::Duplicates => "duplicates",
+            QueueName::Similar => "similar",
+            QueueName::Outliers => "outliers",
+            QueueName::Selection => "selection",
+            QueueName::Pseudo => "pseudo",
         }
     }
 
@@ -210,7 +235,7 @@ impl QueueName {
     pub fn bulk(self) -> bool {
         matches!(
             self,
-            QueueName::Certify | QueueName::Accept | QueueName::Synthetic
+            QueueName::Certify | QueueName::Accept | QueueName::Synthetic | QueueName::Pseudo
         )
     }
 }
@@ -449,7 +474,7 @@ mod tests {
         }
         assert_eq!(
             "dups".parse::<QueueName>(),
-            Err("unknown queue \"dups\" (certify, accept, review, synthetic)".to_string())
+            Err("unknown queue \"dups\" (certify, accept, review, synthetic, pseudo)".to_string())
         );
     }
 }

@@ -72,6 +72,28 @@ pub fn split_indices(labels: &[usize], fraction: f64, seed: u64) -> (Vec<usize>,
     (train, val)
 }
 
+/// The unreviewed samples without a label (imported unlabelled, not duplicates, not waiting
+/// synthetic ones), for the model to suggest one; their `labels` are placeholders (0).
+pub fn unlabelled_from_store(store: &Store) -> Result<Dataset> {
+    let meta = store.meta();
+    let (side, channels) = (meta.size as usize, meta.channels as usize);
+    let mut d = Dataset::default();
+    for s in store.samples_by_seq()? {
+        if s.label.is_some()
+            || s.state != crate::store::State::Unreviewed
+            || s.dup.is_some()
+            || s.pending_synthetic()
+        {
+            continue;
+        }
+        let px = store
+            .pixels(&s.id)?
+            .with_context(|| format!("pixels of sample {} are missing", s.id.short()))?;
+        d.push(s.id, Img::from_u8(&px, side, channels), 0);
+    }
+    Ok(d)
+}
+
 /// The samples in the data (`Sample::in_data`) for which `keep` holds, with their current
 /// labels as class indices.
 pub fn from_store(store: &Store, keep: impl Fn(&Sample) -> bool) -> Result<Dataset> {

@@ -28,6 +28,14 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation result.
     pub patience: usize,
     pub seed: u64,
+    /// Begin from these weights instead of random ones (`warm`); the head is new when the
+    /// classes differ.
+    #[serde(default)]
+    pub init: Option<super::warm::WarmStart>,
+    /// The run's class names, which a warm start's head is matched against (empty: the
+    /// head is kept when the count matches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
 }
 
 impl TrainConfig {
@@ -40,6 +48,8 @@ impl TrainConfig {
             lr: 1e-3,
             patience: 6,
             seed: 7,
+            init: None,
+            class_names: Vec::new(),
         }
     }
 }
@@ -238,7 +248,19 @@ pub fn fit_probing(
     }
     let device = base.clone().autodiff();
     // Held in an Option so the batch loop inside `thread::scope` can take and put it back.
-    let mut slot = Some(seeded(&device, cfg.seed, || cfg.model.init(&device)));
+    let first = match &cfg.init {
+        Some(warm) => {
+            let names = if cfg.class_names.is_empty() {
+                warm.classes.clone()
+            } else {
+                cfg.class_names.clone()
+            };
+            warm.model(&cfg.model, &names, &device, cfg.seed)
+                .map_err(|e| TrainError::Invalid(format!("{e:#}")))?
+        }
+        None => seeded(&device, cfg.seed, || cfg.model.init(&device)),
+    };
+    let mut slot = Some(first);
     let mut optim = AdamConfig::new().init();
     let n = train.len();
     let steps = n.div_ceil(cfg.batch);

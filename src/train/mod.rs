@@ -12,12 +12,14 @@
 pub mod backend;
 pub mod confident;
 pub mod data;
-pub mod embed;
 pub mod fit;
 pub mod gan;
 pub mod quality;
 pub mod score;
+pub mod warm;
 
+use crate::feature::embed::quantise_rows;
+use crate::feature::{Embedded, Neighbours};
 use crate::model::checkpoint::{self, Checkpoint};
 use crate::model::{Classifier, ClassifierConfig};
 use crate::store::{now_secs, Id, State, Store};
@@ -47,6 +49,9 @@ pub struct Plan {
     pub pool: Dataset,
     /// Seed: the unreviewed samples. Crossval: empty (the pool is scored fold by fold).
     pub to_score: Dataset,
+    /// Seed: the unreviewed samples without a label, scored against the model's own
+    /// suggestion (pseudo-labels). Crossval: empty.
+    pub unlabelled: Dataset,
     pub classes: Vec<String>,
     pub channels: usize,
 }
@@ -62,6 +67,10 @@ impl Plan {
     ) -> Result<Plan> {
         let classes = store.meta().classes.clone();
         let channels = store.meta().channels as usize;
+        let unlabelled = match mode {
+            Mode::Seed => data::unlabelled_from_store(store)?,
+            Mode::Crossval => Dataset::default(),
+        };
         let (mut pool, to_score) = match mode {
             Mode::Seed => (
                 // The test split is never trained on.
@@ -85,6 +94,7 @@ impl Plan {
             mode,
             pool,
             to_score,
+            unlabelled,
             classes,
             channels,
         })
@@ -103,7 +113,9 @@ impl Plan {
             Mode::Seed if self.pool.is_empty() => invalid(
                 "no certified samples to train on: certify a seed set first, or use --mode crossval".into(),
             ),
-            Mode::Seed if self.to_score.is_empty() => invalid("no unreviewed samples left to score".into()),
+            Mode::Seed if self.to_score.is_empty() && self.unlabelled.is_empty() => {
+                invalid("no unreviewed samples left to score".into())
+            }
             Mode::Crossval if folds < 2 => invalid(format!("--folds {folds}: cross-validation needs at least 2 folds")),
             Mode::Crossval if self.pool.len() < folds => invalid(format!(
                 "{} labelled samples are fewer than the {folds} folds",
@@ -167,9 +179,77 @@ pub struct Outcome {
     pub epoch_secs: f32,
     pub models: Vec<Classifier>,
     pub model_config: ClassifierConfig,
-    /// Each scored sample's pooled features, all from one model so they share a space (seed:
-    /// the trained model; crossval: the first fold's), in the order of `scores`.
-    pub embeddings: Vec<embed::Embedding>,
+    /// Pooled features, all from one model so they share a space (seed: the trained model,
+    /// of the scored samples and then of the ones it trained on; crossval: the first fold's,
+    /// of every scored sample). The first `scores.len()` are the scored ones, in order.
+    pub embeddings: Vec<Embedded>,
+    /// Each scored sample's neighbourhood among `embeddings`, in the order of `scores`
+    /// (empty when nothing was embedded).
+    pub neighbours: Vec<Neighbours>,
+}
+
+/// Samples embedded together: their ids, labels (none: unlabelled) and pooled features
+/// (row-major).
+struct Group<'a> {
+    ids: &'a [Id],
+    labels: Vec<Option<usize>>,
+    features: &'a [f32],
+}
+
+impl<'a> Group<'a> {
+    fn labelled(data: &'a Dataset, features: &'a [f32]) -> Group<'a> {
+        Group {
+            ids: &data.ids,
+            labels: data.labels.iter().map(|&l| Some(l)).collect(),
+            features,
+        }
+    }
+
+    fn unlabelled(data: &'a Dataset, features: &'a [f32]) -> Group<'a> {
+        Group {
+            ids: &data.ids,
+            labels: vec![None; data.len()],
+            features,
+        }
+    }
+}
+
+/// `groups` as a round keeps them, in order, and the neighbourhoods of the first `scored`
+/// of them (the scored samples come first) among all.
+fn embedded(
+    groups: &[Group],
+    scored: usize,
+    dims: usize,
+    on: &mut dyn FnMut(TrainEvent),
+) -> (Vec<Embedded>, Vec<Neighbours>) {
+    let mut out: Vec<Embedded> = Vec::new();
+    for g in groups {
+        let rows = quantise_rows(g.features, dims);
+        if rows.len() != g.ids.len() {
+            return (Vec::new(), Vec::new());
+        }
+        out.extend(
+            g.ids
+                .iter()
+                .zip(&g.labels)
+                .zip(rows)
+                .map(|((&id, &label), embedding)| Embedded {
+                    id,
+                    label,
+                    embedding,
+                }),
+        );
+    }
+    on(TrainEvent::Stage {
+        text: format!(
+            "finding the {} nearest of {} samples among {}",
+            crate::feature::knn::K,
+            scored,
+            out.len()
+        ),
+    });
+    let near = crate::feature::neighbours(&out, scored);
+    (out, near)
 }
 
 /// Train and score as `plan` says. Progress goes to `on`; `cancel` stops between batches.
@@ -185,6 +265,9 @@ pub fn run(
     let mut tc = cfg.train.clone();
     tc.model.classes = plan.classes.len();
     tc.model.channels = plan.channels;
+    if tc.init.is_some() {
+        tc.class_names = plan.classes.clone();
+    }
     match plan.mode {
         Mode::Seed => {
             let (train, val) = plan.pool.split(cfg.val_fraction, tc.seed);
@@ -202,9 +285,37 @@ pub fn run(
             let (mut scores, feats, dims) =
                 score::score_embedded(&fitted.model, &plan.to_score, device)?;
             score::flag(&mut scores, &plan.to_score.labels, tc.model.classes);
+            if !plan.unlabelled.is_empty() {
+                on(TrainEvent::Stage {
+                    text: format!(
+                        "suggesting labels for {} unlabelled samples",
+                        plan.unlabelled.len()
+                    ),
+                });
+            }
+            let (pseudo, pseudo_feats, pseudo_dims) =
+                score::pseudo_embedded(&fitted.model, &plan.unlabelled, device)?;
+            // The certified samples too, so a scored sample's neighbours include them.
+            let trained = score::outputs(&fitted.model, &plan.pool, device, 256, true)?;
+            let groups = [
+                Group::labelled(&plan.to_score, &feats),
+                Group::unlabelled(&plan.unlabelled, &pseudo_feats),
+                Group::labelled(&plan.pool, &trained.features),
+            ];
+            let scored = plan.to_score.len() + plan.unlabelled.len();
+            let (embeddings, neighbours) =
+                embedded(&groups, scored, dims.max(pseudo_dims).max(trained.dims), on);
+            let scores = plan
+                .to_score
+                .ids
+                .iter()
+                .chain(&plan.unlabelled.ids)
+                .copied()
+                .zip(scores.into_iter().chain(pseudo))
+                .collect();
             Ok(Outcome {
                 mode: Mode::Seed,
-                scores: plan.to_score.ids.iter().copied().zip(scores).collect(),
+                scores,
                 train_size: train.len(),
                 val_size: val.len(),
                 train_acc: fitted.train_acc,
@@ -213,7 +324,8 @@ pub fn run(
                 epoch_secs: fitted.mean_epoch_secs,
                 models: vec![fitted.model],
                 model_config: tc.model,
-                embeddings: embed::quantise_rows(&feats, dims),
+                embeddings,
+                neighbours,
             })
         }
         Mode::Crossval => {
@@ -285,12 +397,12 @@ pub fn run(
             on(TrainEvent::Stage {
                 text: format!("embedding {} samples", ids.len()),
             });
-            let feats = match models.first() {
+            let (embeddings, neighbours) = match models.first() {
                 Some(m) if ids.len() == n => {
                     let o = score::outputs(m, &plan.pool, device, 256, true)?;
-                    embed::quantise_rows(&o.features, o.dims)
+                    embedded(&[Group::labelled(&plan.pool, &o.features)], n, o.dims, on)
                 }
-                _ => Vec::new(),
+                _ => (Vec::new(), Vec::new()),
             };
             let scores = ids.into_iter().zip(scored).collect();
             let k = folds as f32;
@@ -305,7 +417,8 @@ pub fn run(
                 epoch_secs: secs / k,
                 models,
                 model_config: tc.model,
-                embeddings: feats,
+                embeddings,
+                neighbours,
             })
         }
     }
@@ -340,6 +453,23 @@ pub struct StoredScore {
     /// Flagged by confident learning as a likely label error (rounds before it: false).
     #[serde(default)]
     pub flagged: bool,
+    /// The three most probable classes, most probable first (empty in older rounds).
+    #[serde(default)]
+    pub top: Vec<(String, f32)>,
+    /// Its neighbourhood in the round's embedding space (none in older rounds).
+    #[serde(default)]
+    pub neighbours: Option<Neighbours>,
+}
+
+/// The `n` most probable classes of `probs`, named, most probable first.
+fn top_classes(probs: &[f32], classes: &[String], n: usize) -> Vec<(String, f32)> {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(n)
+        .map(|c| (classes.get(c).cloned().unwrap_or_default(), probs[c]))
+        .collect()
 }
 
 /// What a training round did (Table-1 figures are added by the pipeline).
@@ -426,7 +556,8 @@ pub fn record(
     let stored: Vec<(Id, StoredScore)> = outcome
         .scores
         .iter()
-        .map(|(id, s)| {
+        .enumerate()
+        .map(|(i, (id, s))| {
             (
                 *id,
                 StoredScore {
@@ -437,20 +568,19 @@ pub fn record(
                     suggested: classes.get(s.suggested).cloned().unwrap_or_default(),
                     probability: s.probability,
                     flagged: s.flagged,
+                    top: top_classes(&s.probs, classes, 3),
+                    neighbours: outcome.neighbours.get(i).cloned(),
                 },
             )
         })
         .collect();
     store.put_scores(round, &stored)?;
-    if outcome.embeddings.len() == outcome.scores.len() {
-        let rows: Vec<(Id, Vec<u8>)> = outcome
-            .scores
-            .iter()
-            .zip(&outcome.embeddings)
-            .map(|((id, _), e)| (*id, e.to_bytes()))
-            .collect();
-        store.put_embeddings(round, &rows)?;
-    }
+    let rows: Vec<(Id, Vec<u8>)> = outcome
+        .embeddings
+        .iter()
+        .map(|e| (e.id, e.embedding.to_bytes()))
+        .collect();
+    store.put_embeddings(round, &rows)?;
     let rec = RoundRecord {
         round,
         mode: outcome.mode,

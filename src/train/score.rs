@@ -226,11 +226,46 @@ pub fn score_embedded(
     data: &Dataset,
     device: &Device,
 ) -> Result<(Vec<SampleScore>, Vec<f32>, usize), TrainError> {
+    embedded_scores(model, data, device, |_, label| label)
+}
+
+/// Score unlabelled samples against the model's own suggestion (a pseudo-label): the loss
+/// is −ln of the top probability, the margin the top logit over the next. Keeps the pooled
+/// features as `score_embedded` does.
+pub fn pseudo_embedded(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+) -> Result<(Vec<SampleScore>, Vec<f32>, usize), TrainError> {
+    embedded_scores(model, data, device, |row, _| {
+        row.iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+            )
+            .0
+    })
+}
+
+/// One inference pass with features; each sample scored against `label(logits, its label)`.
+fn embedded_scores(
+    model: &Classifier,
+    data: &Dataset,
+    device: &Device,
+    label: impl Fn(&[f32], usize) -> usize,
+) -> Result<(Vec<SampleScore>, Vec<f32>, usize), TrainError> {
     if data.is_empty() {
         return Ok((Vec::new(), Vec::new(), 0));
     }
     let o = outputs(model, data, device, 256, true)?;
-    Ok((scored(&o.logits, data), o.features, o.dims))
+    let scores = o
+        .logits
+        .chunks(o.classes.max(1))
+        .zip(&data.labels)
+        .map(|(row, &l)| from_logits(row, label(row, l)))
+        .collect();
+    Ok((scores, o.features, o.dims))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::keymap::{Action, Keymap};
 use super::msg::{Msg, Msgs};
 use super::popups::{help::HelpPopup, menu::MenuPopup};
 use super::screens::data::DataScreen;
+use super::screens::map::MapScreen;
 use super::screens::queues::QueuesScreen;
 use super::screens::rounds::RoundsScreen;
 use super::screens::sample::SampleScreen;
@@ -20,7 +21,7 @@ use super::screens::Screen;
 use super::thumb::Palette;
 use crate::jobs::tasks::{Done, Task};
 use crate::jobs::{Event as JobEvent, JobId, JobResult, Request, Worker};
-use crate::store::Store;
+use crate::store::{QueueName, Store};
 use crate::train::backend::Compute;
 use anyhow::Result;
 use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
@@ -72,6 +73,7 @@ pub struct App {
     pub data: DataScreen,
     pub rounds: RoundsScreen,
     pub versions: VersionsScreen,
+    pub map: MapScreen,
     pub quit: bool,
     msgs: Msgs,
     compute: Compute,
@@ -114,6 +116,7 @@ impl App {
             data: DataScreen,
             rounds: RoundsScreen,
             versions: VersionsScreen,
+            map: MapScreen::default(),
             quit: false,
             msgs: Msgs::new(),
             worker: Worker::start(compute.device.clone()),
@@ -144,6 +147,7 @@ impl App {
             Screen::Data => &mut self.data,
             Screen::Rounds => &mut self.rounds,
             Screen::Versions => &mut self.versions,
+            Screen::Map => &mut self.map,
         };
         (screen, &self.ctx, &mut self.msgs)
     }
@@ -241,9 +245,14 @@ impl App {
         self.sync();
     }
 
-    /// The Sample screen follows the queue's current sample.
+    /// The Sample screen follows the queue's current sample; the Map screen, when shown,
+    /// asks for the map of a round it has not asked for yet.
     fn sync(&mut self) {
         self.sample.follow(self.queues.current(), &self.ctx.store);
+        let latest = self.ctx.rounds_table.last().map(|r| r.round);
+        if self.screen == Screen::Map && self.map.wants(latest) {
+            self.run_task(Task::Map);
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Result<()> {
@@ -311,6 +320,14 @@ impl App {
                 Msg::RoundClosed(round) => self.run_task(Task::CloseRound(round)),
                 Msg::Show(screen) => self.screen = screen,
                 Msg::Open(popup) => self.popup = Some(popup),
+                Msg::Reload => self.queues.reload(&self.ctx.store)?,
+                Msg::Select { round, ids, screen } => {
+                    let queue = crate::pipeline::queues::Queue::new(round, ids);
+                    self.ctx.store.put_queue(QueueName::Selection, &queue)?;
+                    self.ctx.store.flush()?;
+                    self.queues.show(&self.ctx.store, QueueName::Selection)?;
+                    self.screen = screen;
+                }
             }
         }
         Ok(())
@@ -329,6 +346,11 @@ impl App {
                 job.on_train_event(event);
                 job.stage = format!("evaluating version {version}");
             }
+            // A store task's progress (the map's layout) goes to the status line.
+            JobEvent::Progress {
+                job,
+                event: crate::train::TrainEvent::Stage { text },
+            } if job >= STORE_JOBS => self.ctx.status = text,
             JobEvent::Progress { event, .. } => self.training.job.on_train_event(event),
             JobEvent::Done {
                 job,
@@ -374,6 +396,9 @@ impl App {
     fn on_task_done(&mut self, job: JobId, done: Done) -> Result<()> {
         self.finish(job);
         self.ctx.counts = Some(done.counts);
+        if let Some(map) = done.map {
+            self.map.set(map);
+        }
         if !done.summary.is_empty() {
             self.ctx.status = done.summary.clone();
         }

@@ -21,6 +21,8 @@ pub enum Action {
     /// Relabel to the class of the digit pressed (1 = first class, 0 = tenth).
     Relabel,
     Picker,
+    /// Fill the `similar` queue with the current sample's look-alikes in embedding space.
+    Similar,
     Undo,
     Open,
     Filter,
@@ -51,6 +53,7 @@ impl Action {
             "suggestion" => Suggestion,
             "relabel" => Relabel,
             "picker" => Picker,
+            "similar" => Similar,
             "undo" => Undo,
             "open" => Open,
             "filter" => Filter,

@@ -26,6 +26,14 @@ pub enum Msg {
     RoundClosed(u32),
     Show(Screen),
     Open(Box<dyn Popup>),
+    /// Decisions changed samples the open queue may show: read it again.
+    Reload,
+    /// Make `ids` (chosen on the map of `round`) the selection queue and show `screen`.
+    Select {
+        round: u32,
+        ids: Vec<crate::store::Id>,
+        screen: Screen,
+    },
 }
 
 pub type Msgs = VecDeque<Msg>;

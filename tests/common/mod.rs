@@ -78,12 +78,24 @@ pub fn demo_store(dir: &Path, n: usize) -> (Store, Truth) {
 /// A demo of `kind` imported into a new store at `dir/store` shaped from its images, as
 /// `thresh demo` does, and deduplicated.
 pub fn demo_store_of(dir: &Path, n: usize, seed: u64, kind: demo::Kind) -> (Store, Truth) {
+    demo_store_with(dir, n, seed, kind, 0.0)
+}
+
+/// `demo_store_of` with a share of the clean images written without a label.
+pub fn demo_store_with(
+    dir: &Path,
+    n: usize,
+    seed: u64,
+    kind: demo::Kind,
+    unlabelled: f64,
+) -> (Store, Truth) {
     let out = dir.join("demo");
     demo::generate(&DemoConfig {
         out: out.clone(),
         n,
         seed,
         kind,
+        unlabelled,
     })
     .unwrap();
     let listing = ingest::sources::Listing::open(&out, Format::Folder).unwrap();

@@ -1,5 +1,5 @@
 //! The menu: everything that runs as a task (train, rank, seed set, dedup, balance, split,
-//! freeze, GAN, generate, evaluate), as an enum in the order shown.
+//! freeze, GAN, generate, evaluate, a warm-started round), as an enum in the order shown.
 
 use super::input::InputPopup;
 use super::{moved, LIST};
@@ -26,10 +26,11 @@ pub enum MenuEntry {
     TrainGan,
     Generate,
     Evaluate,
+    ContinueRound,
 }
 
 impl MenuEntry {
-    pub const ALL: [MenuEntry; 10] = [
+    pub const ALL: [MenuEntry; 11] = [
         MenuEntry::TrainRound,
         MenuEntry::Rank,
         MenuEntry::SeedSet,
@@ -40,6 +41,7 @@ impl MenuEntry {
         MenuEntry::TrainGan,
         MenuEntry::Generate,
         MenuEntry::Evaluate,
+        MenuEntry::ContinueRound,
     ];
 
     pub fn text(self) -> &'static str {
@@ -54,6 +56,7 @@ impl MenuEntry {
             MenuEntry::TrainGan => "Train the GAN (against the latest classifier)",
             MenuEntry::Generate => "Generate synthetic samples (to approve)",
             MenuEntry::Evaluate => "Evaluate all versions (Table 2)",
+            MenuEntry::ContinueRound => "Train a round continuing from the last round (warm start)",
         }
     }
 
@@ -61,7 +64,14 @@ impl MenuEntry {
     fn msg(self, ctx: &Ctx) -> Msg {
         let c = &ctx.config;
         Msg::Run(match self {
-            MenuEntry::TrainRound => Task::Round { epochs: c.epochs },
+            MenuEntry::TrainRound => Task::Round {
+                epochs: c.epochs,
+                warm: false,
+            },
+            MenuEntry::ContinueRound => Task::Round {
+                epochs: c.epochs,
+                warm: true,
+            },
             MenuEntry::Rank => Task::Rank,
             MenuEntry::SeedSet => Task::Seed(c.seed_set),
             MenuEntry::Dedup => Task::Dedup(Params::default()),

@@ -2,6 +2,7 @@
 //! hints) and its drawing. `Screen` names them in tab order.
 
 pub mod data;
+pub mod map;
 pub mod queue_view;
 pub mod queues;
 pub mod rounds;
@@ -17,16 +18,18 @@ pub enum Screen {
     Data,
     Rounds,
     Versions,
+    Map,
 }
 
 /// The tabs, in order.
-pub const SCREENS: [Screen; 6] = [
+pub const SCREENS: [Screen; 7] = [
     Screen::Queues,
     Screen::Sample,
     Screen::Training,
     Screen::Data,
     Screen::Rounds,
     Screen::Versions,
+    Screen::Map,
 ];
 
 impl Screen {
@@ -38,6 +41,7 @@ impl Screen {
             Screen::Data => "Data",
             Screen::Rounds => "Rounds",
             Screen::Versions => "Versions",
+            Screen::Map => "Map",
         }
     }
 

@@ -8,10 +8,14 @@ use anyhow::Result;
 use std::collections::HashSet;
 
 /// The queues the screen can show, in `[`/`]` order.
-pub const QUEUES: [QueueName; 5] = [
+pub const QUEUES: [QueueName; 9] = [
     QueueName::Certify,
     QueueName::Accept,
     QueueName::Review,
+    QueueName::Pseudo,
+    QueueName::Outliers,
+    QueueName::Similar,
+    QueueName::Selection,
     QueueName::Duplicates,
     QueueName::Synthetic,
 ];

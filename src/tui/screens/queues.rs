@@ -70,8 +70,16 @@ const HINTS: &[Hint] = &[
     hint(&[Filter], "filter", "filter by label, state or path"),
     hint(&[View], "view", "grid / list"),
     DECIDE[4],
+    SIMILAR,
     hint(&[Left, Down, Up, Right], "move", "move"),
 ];
+
+/// Look-alikes of the current sample, shared with the Sample screen.
+pub const SIMILAR: Hint = hint(
+    &[Similar],
+    "similar",
+    "queue the samples most like this one (embedding space)",
+);
 
 pub struct QueuesScreen {
     pub view: QueuesView,
@@ -224,6 +232,10 @@ pub fn decision(action: Action, key: &KeyEvent, item: Option<&Item>, ctx: &Ctx) 
             }
         }
         Picker => Msg::Open(Box::new(PickerPopup::default())),
+        Similar => match item {
+            Some(i) => Msg::Run(crate::jobs::tasks::Task::Similar(i.sample.id)),
+            None => Msg::Status("nothing selected".into()),
+        },
         _ => return None,
     })
 }
@@ -308,6 +320,19 @@ impl Component for QueuesScreen {
                     format!("Empty. Press {menu} to train a round (it fills this queue).")
                 }
                 QueueName::Duplicates => format!("No duplicates. Press {menu} → Find duplicates."),
+                QueueName::Outliers => {
+                    format!("No outliers. Press {menu} to train a round (its ranking fills this queue).")
+                }
+                QueueName::Pseudo => format!(
+                    "No pseudo-labels. Unlabelled samples the model is sure of come here when a round is trained ({menu})."
+                ),
+                QueueName::Selection => {
+                    "Nothing selected. On the Map screen, a rectangle selects samples.".to_string()
+                }
+                QueueName::Similar => format!(
+                    "Nothing yet. Press {} on a sample to queue the samples most like it.",
+                    ctx.keymap.key_for(Action::Similar)
+                ),
                 QueueName::Synthetic => {
                     format!("No synthetic samples. Press {menu} → Train the GAN, then Generate.")
                 }

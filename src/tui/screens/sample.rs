@@ -3,7 +3,7 @@
 //! Everything it shows is read once when the sample (or its record) changes, not per frame.
 
 use super::queue_view::Item;
-use super::queues::{decision, DECIDE};
+use super::queues::{decision, DECIDE, SIMILAR};
 use super::Screen;
 use crate::augment::{self, Img};
 use crate::pipeline::decide::{self, Decision};
@@ -28,6 +28,7 @@ const HINTS: &[Hint] = &[
     DECIDE[2],
     DECIDE[3],
     DECIDE[4],
+    SIMILAR,
     hint(
         &[Left, Right],
         "prev/next",
@@ -49,6 +50,9 @@ pub struct SampleScreen {
     item: Option<Item>,
     /// The sample's decisions as lines, newest first, read when the sample changed.
     history: Vec<String>,
+    /// Its nearest neighbours in the round's embedding space, one line each (distance, label,
+    /// state), read when the sample changed.
+    neighbours: Vec<String>,
     rendered: Option<Rendered>,
 }
 
@@ -68,6 +72,11 @@ impl SampleScreen {
             self.rendered = None;
         }
         self.item = item.cloned();
+        self.neighbours = item
+            .and_then(|i| i.score.as_ref())
+            .and_then(|s| s.neighbours.as_ref())
+            .map(|n| neighbour_lines(store, &n.near))
+            .unwrap_or_default();
         self.history = match item {
             None => Vec::new(),
             Some(i) => match decide::history(store, &i.sample.id) {
@@ -124,6 +133,29 @@ impl SampleScreen {
         }
         self.rendered.as_ref()
     }
+}
+
+/// One line per neighbour: distance, label and state (point reads of a few samples); the
+/// certified ones first, since their labels are the evidence.
+fn neighbour_lines(store: &Store, near: &[(crate::store::Id, f32)]) -> Vec<String> {
+    let mut lines: Vec<(bool, String)> = near
+        .iter()
+        .map(|(id, d)| match store.sample(id) {
+            Ok(Some(n)) => (
+                n.state != crate::store::State::Certified,
+                format!(
+                    "  {d:.3}  {:<12} {:<11} {}",
+                    n.label.as_deref().unwrap_or("—"),
+                    n.state.name(),
+                    id.short()
+                ),
+            ),
+            Ok(None) => (true, format!("  {d:.3}  (gone) {}", id.short())),
+            Err(e) => (true, format!("  unreadable: {e}")),
+        })
+        .collect();
+    lines.sort_by_key(|(uncertified, _)| *uncertified);
+    lines.into_iter().map(|(_, l)| l).collect()
 }
 
 impl Component for SampleScreen {
@@ -195,7 +227,11 @@ impl Component for SampleScreen {
         let s = &item.sample;
         let mut lines = vec![
             Line::from(format!("id        {}", s.id.short())),
-            Line::from(format!("state     {}", s.state.name())),
+            Line::from(format!(
+                "state     {}   (origin {})",
+                s.state.name(),
+                s.origin.name()
+            )),
             Line::from(format!(
                 "label     {}   (given {})",
                 s.label.as_deref().unwrap_or("—"),
@@ -220,6 +256,25 @@ impl Component for SampleScreen {
                 "loss {:.3}  margin {:.3}  EL2N {:.3}  forgetting {}",
                 sc.loss, sc.margin, sc.el2n, sc.forgetting
             )));
+            if !sc.top.is_empty() {
+                let top: Vec<String> = sc.top.iter().map(|(c, p)| format!("{c} {p:.2}")).collect();
+                lines.push(Line::from(format!("top       {}", top.join(" · "))));
+            }
+            if let Some(n) = &sc.neighbours {
+                lines.push(Line::from(format!(
+                    "neighbours agree with its label {}   outlier score {:.3} (distance to the {}th)",
+                    n.agreement
+                        .map_or("—".into(), |a| format!("{:.0}%", a * 100.0)),
+                    n.outlier,
+                    n.near.len()
+                )));
+                lines.extend(
+                    self.neighbours
+                        .iter()
+                        .take(6)
+                        .map(|l| Line::from(l.as_str())),
+                );
+            }
         }
         if let Some(d) = &s.dup {
             lines.push(Line::from(format!(
