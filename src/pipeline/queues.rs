@@ -18,7 +18,11 @@ pub const PSEUDO: QueueName = QueueName::Pseudo;
 
 /// The probability at or above which the model's suggestion for an unlabelled sample goes
 /// to the pseudo queue (seed `001`: accept pseudo-labels only where the model is sure).
-pub const DEFAULT_PSEUDO: f32 = 0.95;
+/// Measured on the demo with 30% of its clean images unlabelled, after a first round on 178
+/// certified samples: at ≥ 0.95, 89 of 447 queued, all right; ≥ 0.9, 162, all right; ≥ 0.8,
+/// 262, all right; ≥ 0.7, 318 at precision 0.997; ≥ 0.5, 403 at 0.988. 0.9 keeps a margin
+/// for data harder than the demo.
+pub const DEFAULT_PSEUDO: f32 = 0.9;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RankReport {

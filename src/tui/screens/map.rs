@@ -78,6 +78,44 @@ pub struct MapScreen {
     /// The latest round when the map was last asked for (so a round without embeddings is
     /// not asked for again and again).
     requested_for: Option<Option<u32>>,
+    /// The points as drawn, by layer (rebuilt when `None`).
+    layers: Option<Layers>,
+}
+
+/// Map coordinates by what they are drawn as.
+struct Layers {
+    /// Per class (the last: unlabelled), the points neither disagreeing nor outliers.
+    by_class: Vec<Vec<(f64, f64)>>,
+    outliers: Vec<(f64, f64)>,
+    disagree: Vec<(f64, f64)>,
+    chosen: Vec<(f64, f64)>,
+}
+
+impl Layers {
+    fn of(m: &Map, selection: &[Id]) -> Layers {
+        let selected: std::collections::HashSet<Id> = selection.iter().copied().collect();
+        let unlabelled = m.classes.len();
+        let mut l = Layers {
+            by_class: vec![Vec::new(); unlabelled + 1],
+            outliers: Vec::new(),
+            disagree: Vec::new(),
+            chosen: Vec::new(),
+        };
+        for p in &m.points {
+            let xy = (p.xy[0] as f64, p.xy[1] as f64);
+            if p.disagrees {
+                l.disagree.push(xy);
+            } else if p.outlier {
+                l.outliers.push(xy);
+            } else {
+                l.by_class[p.label.unwrap_or(unlabelled).min(unlabelled)].push(xy);
+            }
+            if selected.contains(&p.id) {
+                l.chosen.push(xy);
+            }
+        }
+        l
+    }
 }
 
 impl MapScreen {
@@ -97,6 +135,7 @@ impl MapScreen {
         self.cursor = [(x[0] + x[1]) / 2.0, (y[0] + y[1]) / 2.0];
         self.anchor = None;
         self.selection.clear();
+        self.layers = None;
         self.map = Some(Arc::unwrap_or_clone(map));
     }
 
@@ -138,6 +177,7 @@ impl MapScreen {
                 p.disagrees = false;
             }
         }
+        self.layers = None;
         out.push_back(Msg::Counted(applied.delta));
         if let Some(round) = applied.closed {
             out.push_back(Msg::RoundClosed(round));
@@ -192,6 +232,7 @@ impl Component for MapScreen {
                 Some(a) => {
                     let m = self.map.as_ref().expect("a map");
                     self.selection = m.inside(a, self.cursor);
+                    self.layers = None;
                     out.push_back(Msg::Status(format!(
                         "{} selected: {} certifies all, {} rejects all, 1-0 relabels all, {} looks through them",
                         self.selection.len(),
@@ -277,28 +318,17 @@ impl Component for MapScreen {
             let p = ((b[1] - b[0]) * 0.02).max(1e-3);
             [(b[0] - p) as f64, (b[1] + p) as f64]
         };
-        let by_class: Vec<Vec<(f64, f64)>> = (0..=m.classes.len())
-            .map(|c| {
-                m.points
-                    .iter()
-                    .filter(|p| {
-                        p.label.unwrap_or(m.classes.len()) == c && !p.disagrees && !p.outlier
-                    })
-                    .map(|p| (p.xy[0] as f64, p.xy[1] as f64))
-                    .collect()
-            })
-            .collect();
-        let pick = |f: &dyn Fn(&crate::feature::map::MapPoint) -> bool| -> Vec<(f64, f64)> {
-            m.points
-                .iter()
-                .filter(|p| f(p))
-                .map(|p| (p.xy[0] as f64, p.xy[1] as f64))
-                .collect()
-        };
-        let disagree = pick(&|p| p.disagrees);
-        let outliers = pick(&|p| p.outlier && !p.disagrees);
-        let selected: std::collections::HashSet<Id> = self.selection.iter().copied().collect();
-        let chosen = pick(&|p| selected.contains(&p.id));
+        // The point layers are built when the map, its labels or the selection change, not
+        // per frame (a map holds every embedded sample).
+        let layers = self
+            .layers
+            .get_or_insert_with(|| Layers::of(m, &self.selection));
+        let (by_class, outliers, disagree, chosen) = (
+            &layers.by_class,
+            &layers.outliers,
+            &layers.disagree,
+            &layers.chosen,
+        );
         let cursor = self.cursor;
         let anchor = self.anchor;
         let canvas = Canvas::default()
@@ -313,16 +343,16 @@ impl Component for MapScreen {
                 }
                 c.layer();
                 c.draw(&Points {
-                    coords: &outliers,
+                    coords: outliers,
                     color: Color::White,
                 });
                 c.draw(&Points {
-                    coords: &disagree,
+                    coords: disagree,
                     color: Color::Red,
                 });
                 c.layer();
                 c.draw(&Points {
-                    coords: &chosen,
+                    coords: chosen,
                     color: Color::LightRed,
                 });
                 if let Some(a) = anchor {
