@@ -1,7 +1,8 @@
 //! The two queues a round fills from its scores: **accept** (the K lowest-loss samples, to
 //! confirm in bulk) and **review** (the L highest-loss samples, to look at one by one with
-//! the model's suggested label) — and **outliers**, the L unreviewed samples least like any
-//! other in the round's embedding space.
+//! the model's suggested label) — plus **outliers**, the L unreviewed samples least like any
+//! other in the round's embedding space, and **pseudo**, the unlabelled samples whose
+//! suggested label the model is sure of.
 
 use crate::store::{Id, State, Store};
 pub use crate::store::{Queue, QueueName};
@@ -239,6 +240,21 @@ pub fn membership(store: &Store) -> Result<HashMap<Id, QueueName>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pseudo_takes_the_sure_ones_surest_first() {
+        let c = vec![
+            (Id([1; 32]), 0.89),
+            (Id([2; 32]), 0.99),
+            (Id([3; 32]), 0.9),
+            (Id([4; 32]), 0.95),
+        ];
+        assert_eq!(
+            most_confident(c.clone(), 0.9),
+            vec![Id([2; 32]), Id([4; 32]), Id([3; 32])]
+        );
+        assert!(most_confident(c, 1.0).is_empty());
+    }
 
     #[test]
     fn outliers_are_the_most_isolated_first() {
