@@ -204,6 +204,7 @@ fn bulk_accept_with_exceptions_closes_a_round_and_undo_reopens_it() {
         &small(10, 3),
         20,
         10,
+        queues::DEFAULT_PSEUDO,
         &mut |_| {},
         &never,
     )

@@ -34,7 +34,17 @@ fn gan_samples_wait_for_approval() {
     );
     let seed = rounds::seed_set(&store, 60, 1).unwrap();
     decide::accept_page(&store, thresh::pipeline::queues::CERTIFY, &seed.ids, &[]).unwrap();
-    rounds::train_round(&store, &compute, &small(10, 2), 10, 10, &mut |_| {}, &never).unwrap();
+    rounds::train_round(
+        &store,
+        &compute,
+        &small(10, 2),
+        10,
+        10,
+        queues::DEFAULT_PSEUDO,
+        &mut |_| {},
+        &never,
+    )
+    .unwrap();
     let mut iters = 0;
     let rec = synth::train(
         &store,

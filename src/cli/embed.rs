@@ -21,11 +21,7 @@ pub fn embed_csv(store: &Store, csv_path: &Path, round: Option<u32>, json: bool)
     let rows: Vec<(Id, Embedding)> = store
         .embeddings(round)?
         .into_iter()
-        .map(|(id, b)| {
-            Embedding::from_bytes(&b)
-                .map(|e| (id, e))
-                .with_context(|| format!("the embedding of {} is unreadable", id.short()))
-        })
+        .map(|(id, b)| Embedding::decode(&id, &b).map(|e| (id, e)))
         .collect::<Result<_>>()?;
     if rows.is_empty() {
         bail!("round {round} has no embeddings (it was scored before thresh kept them): train a new round");

@@ -50,6 +50,13 @@ impl Embedding {
         out
     }
 
+    /// The stored bytes of sample `id`'s embedding, or why they cannot be read.
+    pub fn decode(id: &crate::store::Id, b: &[u8]) -> anyhow::Result<Embedding> {
+        use anyhow::Context;
+        Embedding::from_bytes(b)
+            .with_context(|| format!("the embedding of {} is unreadable", id.short()))
+    }
+
     pub fn from_bytes(b: &[u8]) -> Option<Embedding> {
         let min = f32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
         let max = f32::from_le_bytes(b.get(4..8)?.try_into().ok()?);

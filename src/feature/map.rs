@@ -7,7 +7,7 @@ use super::embed::Embedding;
 use super::tsne::{self, Params};
 use crate::store::{Id, Store};
 use crate::train::StoredScore;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
@@ -99,11 +99,7 @@ pub fn load_or_compute(
             let rows = store.embeddings(round)?;
             let vectors: Vec<Vec<f32>> = rows
                 .iter()
-                .map(|(id, b)| {
-                    Embedding::from_bytes(b)
-                        .map(|e| e.values())
-                        .with_context(|| format!("the embedding of {} is unreadable", id.short()))
-                })
+                .map(|(id, b)| Embedding::decode(id, b).map(|e| e.values()))
                 .collect::<Result<_>>()?;
             let xy = tsne::project(&vectors, params, progress, cancel)
                 .map_err(|_| anyhow::anyhow!("the map was cancelled"))?;

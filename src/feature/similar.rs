@@ -10,7 +10,7 @@ use super::embed::Embedding;
 use super::knn;
 use crate::pipeline::queues::Queue;
 use crate::store::{Id, QueueName, Store};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Serialize;
 
 /// How many neighbours the similar queue holds by default.
@@ -31,26 +31,21 @@ pub struct Similar {
 /// embeddings.
 pub fn similar(store: &Store, of: &Id, k: usize) -> Result<Similar> {
     let round = super::map::latest_embedded_round(store)?;
-    let decode = |id: &Id, bytes: &[u8]| {
-        Embedding::from_bytes(bytes)
-            .with_context(|| format!("the embedding of {} is unreadable", id.short()))
-    };
-    let query = match store.embedding(round, of)? {
-        Some(b) => decode(of, &b)?.values(),
-        None => bail!(
+    let rows = store.embeddings(round)?;
+    let Some(skip) = rows.iter().position(|(id, _)| id == of) else {
+        bail!(
             "sample {} was not embedded in round {round} (only the samples a round scored or \
              trained on are): train a round that includes it",
             of.short()
-        ),
+        );
     };
-    let rows = store.embeddings(round)?;
-    let skip = rows.iter().position(|(id, _)| id == of);
+    let query = Embedding::decode(of, &rows[skip].1)?.values();
     // Decoded one at a time; an unreadable row (shorter than its range) has no components
     // and is passed over by the search.
     let vectors = rows
         .iter()
         .map(|(_, b)| Embedding::from_bytes(b).map_or_else(Vec::new, |e| e.values()));
-    let near = knn::nearest_to(&query, vectors, k, skip)
+    let near = knn::nearest_to(&query, vectors, k, Some(skip))
         .into_iter()
         .map(|n| (rows[n.row].0, n.distance))
         .collect();

@@ -187,11 +187,7 @@ fn execute(
             let mut cfg = RunConfig::for_store(store.meta());
             cfg.train.epochs = *epochs;
             if *warm {
-                cfg.train.init = Some(crate::train::warm::resolve(
-                    store,
-                    &crate::train::warm::InitFrom::Last,
-                    crate::train::Mode::Seed,
-                )?);
+                cfg.train.init = Some(crate::train::warm::last(store)?);
             }
             let (_, total) = rounds::validated(store)?;
             let (k, l) = rounds::scaled_k_l(total);
@@ -201,6 +197,7 @@ fn execute(
                 &cfg,
                 k,
                 l,
+                queues::DEFAULT_PSEUDO,
                 &mut |e| on(Progress::Train(e)),
                 cancel,
             )?;

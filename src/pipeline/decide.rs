@@ -272,6 +272,10 @@ pub fn decide(store: &Store, id: &Id, decision: &Decision) -> Result<Applied> {
 /// (certifying an unlabelled sample), are left as they are; the reason is an error only when
 /// nothing is left to decide.
 pub fn decide_many(store: &Store, ids: &[Id], decision: &Decision) -> Result<Applied> {
+    // An unknown label is wrong for every sample: say so at once.
+    if let Decision::Relabel(label) = decision {
+        known_label(store, label)?;
+    }
     let (mut before, mut after) = (Vec::new(), Vec::new());
     let mut first_refusal = None;
     let mut seen = HashSet::new();
@@ -286,10 +290,6 @@ pub fn decide_many(store: &Store, ids: &[Id], decision: &Decision) -> Result<App
                 after.push(a);
             }
             Err(e) => {
-                // An unknown label is wrong for every sample: say so at once.
-                if let Decision::Relabel(label) = decision {
-                    known_label(store, label)?;
-                }
                 first_refusal.get_or_insert(e);
             }
         }

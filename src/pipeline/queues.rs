@@ -106,11 +106,16 @@ pub fn split(mut scored: Vec<Scored>, k: usize, l: usize, classes: usize) -> (Ve
     (accept, review)
 }
 
+/// The `n` samples of highest value, highest first; ties by id. Pure.
+fn highest_first(mut items: Vec<(Id, f32)>, n: usize) -> Vec<Id> {
+    items.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    items.into_iter().take(n).map(|(id, _)| id).collect()
+}
+
 /// The `l` samples with the largest outlier score (distance to their k-th neighbour in
-/// embedding space), most isolated first; ties by id. Pure.
-pub fn most_isolated(mut isolated: Vec<(Id, f32)>, l: usize) -> Vec<Id> {
-    isolated.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    isolated.into_iter().take(l).map(|(id, _)| id).collect()
+/// embedding space), most isolated first.
+pub fn most_isolated(isolated: Vec<(Id, f32)>, l: usize) -> Vec<Id> {
+    highest_first(isolated, l)
 }
 
 /// Fill the queues from the latest round's scores. Only samples still unreviewed qualify.
@@ -121,8 +126,7 @@ pub fn rank(store: &Store, k: usize, l: usize) -> Result<RankReport> {
 /// The unlabelled samples the model is at least `threshold` sure of, most sure first.
 pub fn most_confident(mut candidates: Vec<(Id, f32)>, threshold: f32) -> Vec<Id> {
     candidates.retain(|c| c.1 >= threshold);
-    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    candidates.into_iter().map(|(id, _)| id).collect()
+    highest_first(candidates, usize::MAX)
 }
 
 /// `rank`, with the pseudo queue's probability threshold.

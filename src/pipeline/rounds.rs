@@ -217,13 +217,16 @@ fn decided_by_human(s: &Sample) -> bool {
 }
 
 /// One training round: train on the certified samples (seed mode), store the round, and
-/// fill the queues with K lowest- and L highest-loss unreviewed samples.
+/// fill the queues with K lowest- and L highest-loss unreviewed samples (and the pseudo queue
+/// with the unlabelled ones suggested at probability ≥ `pseudo`).
+#[allow(clippy::too_many_arguments)]
 pub fn train_round(
     store: &Store,
     compute: &Compute,
     cfg: &RunConfig,
     k: usize,
     l: usize,
+    pseudo: f32,
     on: &mut dyn FnMut(TrainEvent),
     cancel: &AtomicBool,
 ) -> Result<(RoundRecord, queues::RankReport)> {
@@ -236,7 +239,7 @@ pub fn train_round(
         Err(e) => return Err(e.into()),
     };
     let rec = train::record(store, &outcome, cfg, &compute.name)?;
-    let report = queues::rank(store, k, l)?;
+    let report = queues::rank_with(store, k, l, pseudo)?;
     Ok((rec, report))
 }
 

@@ -167,16 +167,9 @@ pub fn simulate(
         }
         let mut run = cfg.run.clone();
         if cfg.warm && store.latest_round()?.is_some() {
-            run.train.init = Some(crate::train::warm::resolve(
-                store,
-                &crate::train::warm::InitFrom::Last,
-                crate::train::Mode::Seed,
-            )?);
+            run.train.init = Some(crate::train::warm::last(store)?);
         }
-        rounds::train_round(store, compute, &run, cfg.k, cfg.l, on, cancel)?;
-        if cfg.pseudo != super::queues::DEFAULT_PSEUDO {
-            super::queues::rank_with(store, cfg.k, cfg.l, cfg.pseudo)?;
-        }
+        rounds::train_round(store, compute, &run, cfg.k, cfg.l, cfg.pseudo, on, cancel)?;
         // Review queue first: one by one with the suggested label in view.
         let review: Queue = store.queue(REVIEW)?.unwrap_or_default();
         for id in &review.ids {

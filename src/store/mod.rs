@@ -645,13 +645,6 @@ impl Store {
         ))
     }
 
-    /// One sample's embedding bytes of `round`.
-    pub fn embedding(&self, round: u32, id: &Id) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut key = round.to_be_bytes().to_vec();
-        key.extend_from_slice(&id.0);
-        Ok(self.embeddings.get(key)?.map(|v| v.to_vec()))
-    }
-
     /// Whether `round` kept any embeddings (a point read, not a scan).
     pub fn has_embeddings(&self, round: u32) -> anyhow::Result<bool> {
         Ok(self

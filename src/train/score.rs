@@ -130,18 +130,19 @@ pub fn log_softmax_row(row: &[f32]) -> Vec<f32> {
     row.iter().map(|v| v - lse).collect()
 }
 
+/// The position and value of the largest of `v` (the first, on ties).
+fn argmax(v: &[f32]) -> (usize, f32) {
+    v.iter().copied().enumerate().fold(
+        (0, f32::NEG_INFINITY),
+        |b, (i, x)| if x > b.1 { (i, x) } else { b },
+    )
+}
+
 /// Scores from one row of logits and the sample's label.
 pub fn from_logits(row: &[f32], label: usize) -> SampleScore {
     let lp = log_softmax_row(row);
     let p: Vec<f32> = lp.iter().map(|v| v.exp()).collect();
-    let (suggested, probability) =
-        p.iter()
-            .copied()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (i, v)| if v > b.1 { (i, v) } else { b },
-            );
+    let (suggested, probability) = argmax(&p);
     let best_other = row
         .iter()
         .enumerate()
@@ -237,15 +238,7 @@ pub fn pseudo_embedded(
     data: &Dataset,
     device: &Device,
 ) -> Result<(Vec<SampleScore>, Vec<f32>, usize), TrainError> {
-    embedded_scores(model, data, device, |row, _| {
-        row.iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-            )
-            .0
-    })
+    embedded_scores(model, data, device, |row, _| argmax(row).0)
 }
 
 /// One inference pass with features; each sample scored against `label(logits, its label)`.

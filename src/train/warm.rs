@@ -51,6 +51,11 @@ pub struct WarmStart {
     pub classes: Vec<String>,
 }
 
+/// The latest round of `store`, for a seed round continuing where the last one ended.
+pub fn last(store: &Store) -> Result<WarmStart> {
+    resolve(store, &InitFrom::Last, Mode::Seed)
+}
+
 /// Resolve `from` against `store` (this store's rounds) for a run in `mode`. A crossval run
 /// may not start from this store's own rounds: those weights have seen every fold's labels,
 /// so the held-out scores would not be out of sample.

@@ -142,7 +142,7 @@ fn neighbour_lines(store: &Store, near: &[(crate::store::Id, f32)]) -> Vec<Strin
         .iter()
         .map(|(id, d)| match store.sample(id) {
             Ok(Some(n)) => (
-                n.state != crate::store::State::Certified,
+                !n.state.is_certified(),
                 format!(
                     "  {d:.3}  {:<12} {:<11} {}",
                     n.label.as_deref().unwrap_or("—"),
