@@ -133,6 +133,7 @@ fn main() {
     app.run_task(Task::Round {
         epochs: 2,
         warm: false,
+        pseudo: thresh::pipeline::queues::DEFAULT_PSEUDO,
     });
     let (mut train_lat, train_events) = keys_while(&mut app, &mut term, 1800, |a| a.job().running);
     assert!(app.ctx.status.starts_with("round 1"), "{}", app.ctx.status);

@@ -414,3 +414,132 @@ fn wgpu_trains_a_few_steps_where_an_adapter_exists() {
     assert_eq!(o.scores.len(), plan.pool.len());
     assert!(o.scores.iter().all(|(_, s)| s.loss.is_finite()));
 }
+
+#[test]
+fn pruning_keeps_its_share_and_the_test_split_and_changes_no_sample() {
+    use thresh::pipeline::eval::{self, EvalConfig};
+    use thresh::pipeline::prune::{self, PruneConfig};
+    use thresh::pipeline::{split, versions};
+    use thresh::store::Split;
+    use thresh::train::prune::PruneBy;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, truth) = demo_store(tmp.path(), 400);
+    let compute = backend::Compute::cpu();
+    let never = AtomicBool::new(false);
+    let mut cfg = PruneConfig::for_store(store.meta(), PruneBy::El2n);
+    cfg.train.model = small(10, 1).train.model;
+    cfg.train.lr = 3e-3;
+    cfg.train.epochs = 3;
+    cfg.inits = 2;
+    let prune = |name: &str, cfg: &PruneConfig| {
+        prune::prune(&store, &compute, name, cfg, &mut |_| {}, &never)
+    };
+    // Refused before any training: no test split to keep out, a share outside (0, 1].
+    let err = prune("p", &cfg).err().unwrap().to_string();
+    assert!(err.contains("no test split"), "{err}");
+    split::split(&store, 0.2, 4, 3).unwrap();
+    let mut none = cfg.clone();
+    none.keep = 0.0;
+    let err = prune("p", &none).err().unwrap().to_string();
+    assert!(err.contains("--keep 0"), "{err}");
+
+    let before = store.samples_by_seq().unwrap();
+    let p = prune("p", &cfg).unwrap();
+    let r = &p.record;
+    eprintln!("{r:?}");
+    // Pruning writes versions, never a sample.
+    assert_eq!(store.samples_by_seq().unwrap(), before);
+    // The share asked for, of each class's samples outside the test split.
+    let outside: Vec<_> = before
+        .iter()
+        .filter(|s| s.in_data() && s.split != Some(Split::Test))
+        .collect();
+    assert_eq!(r.pool, outside.len());
+    for (class, n, kept) in &r.classes {
+        let of_class = outside
+            .iter()
+            .filter(|s| s.label.as_ref() == Some(class))
+            .count();
+        assert_eq!(*n, of_class, "{class}");
+        assert_eq!(*kept, (of_class as f64 * 0.65).round() as usize, "{class}");
+    }
+    assert_eq!(r.kept, r.classes.iter().map(|c| c.2).sum::<usize>());
+    assert_eq!(r.kept + r.dropped, r.pool);
+    // The full data is frozen beside it; every test-split sample of it is in the pruned one.
+    assert_eq!((r.base.as_str(), r.base_frozen), ("p-full", true));
+    let full = versions::get(&store, "p-full").unwrap();
+    let pruned = versions::get(&store, "p").unwrap();
+    let test_ids = |v: &versions::Version| -> Vec<_> {
+        v.entries
+            .iter()
+            .filter(|e| e.split == Some(Split::Test))
+            .map(|e| e.id)
+            .collect()
+    };
+    assert!(!test_ids(&full).is_empty());
+    assert_eq!(test_ids(&pruned), test_ids(&full));
+    assert_eq!(r.test, test_ids(&full).len());
+    assert_eq!(pruned.entries.len(), r.kept + r.test);
+    assert_eq!(full.entries.len(), r.pool + r.test);
+    // What goes is what EL2N finds least informative in its class.
+    for class in 0..10 {
+        let p = &p;
+        let el2n = |keep: bool| {
+            (0..p.ids.len())
+                .filter(move |&i| p.labels[i] == class && p.dropped.contains(&p.ids[i]) != keep)
+                .map(|i| p.scores.el2n[i])
+        };
+        let lowest_kept = el2n(true).fold(f32::INFINITY, f32::min);
+        let highest_dropped = el2n(false).fold(0.0, f32::max);
+        assert!(
+            highest_dropped <= lowest_kept,
+            "class {class}: {highest_dropped} > {lowest_kept}"
+        );
+    }
+    // EL2N is a real signal: wrongly labelled samples are among the highest far more often
+    // than chance.
+    let by_el2n: Vec<_> = p.ids.iter().copied().zip(p.scores.el2n.clone()).collect();
+    let q = train::quality::ranking(&store, &truth, &by_el2n).unwrap();
+    let base_rate = q.wrong as f64 / q.scored as f64;
+    eprintln!("EL2N ranking: {q:?}, base rate {base_rate:.3}");
+    assert!(q.precision >= 2.0 * base_rate, "{q:?}");
+
+    // A name taken is refused before training; another pruning of the same data (by
+    // forgetting) reuses the full version.
+    let err = prune("p", &cfg).err().unwrap().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    let mut forgetting = cfg.clone();
+    forgetting.by = PruneBy::Forgetting;
+    forgetting.inits = 1;
+    let f = prune("f", &forgetting).unwrap();
+    assert_eq!(
+        (f.record.base.as_str(), f.record.base_frozen),
+        ("p-full", false)
+    );
+    assert_eq!(f.record.kept, r.kept);
+    // The random baseline trains nothing and keeps the same counts.
+    let mut random = cfg.clone();
+    random.by = PruneBy::Random;
+    let g = prune("g", &random).unwrap();
+    assert_eq!((g.record.inits, g.record.epochs), (0, 0));
+    assert_eq!(g.record.classes, r.classes);
+    assert_ne!(g.dropped, p.dropped);
+
+    // Table 2 compares them on the one test split.
+    let mut ecfg = EvalConfig::paper(10, 1);
+    ecfg.train.model = small(10, 1).train.model;
+    ecfg.train.epochs = 1;
+    let (rows, _) = eval::evaluate(
+        &store,
+        &compute,
+        &["p-full".to_string(), "p".to_string()],
+        &ecfg,
+        &mut |_, _| {},
+        &never,
+    )
+    .unwrap();
+    assert_eq!(rows[0].test, rows[1].test);
+    assert_eq!(rows[0].train + rows[0].val, r.pool);
+    assert_eq!(rows[1].train + rows[1].val, r.kept);
+}

@@ -240,6 +240,65 @@ fn small_terminal_help_overlay_and_screens() {
 }
 
 #[test]
+fn pruning_from_the_menu_freezes_a_smaller_version_beside_the_full_one() {
+    use thresh::pipeline::versions;
+    use thresh::store::Split;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 200);
+    let mut app = app(store);
+    app.ctx.config.prune_epochs = 1;
+    app.ctx.config.prune_inits = 1;
+    menu(&mut app, 5); // split
+    settle(&mut app);
+    // The share to keep, offered at the default; enter prunes on the compute worker.
+    menu(&mut app, 12);
+    let s = text(&render(&mut app, 120, 40));
+    assert!(s.contains("Share to keep") && s.contains("0.65"), "{s}");
+    code(&mut app, KeyCode::Enter);
+    assert!(app.job().running, "{}", app.ctx.status);
+    finish_job(&mut app, 120);
+    assert!(
+        app.ctx.status.starts_with("version pruned:"),
+        "{}",
+        app.ctx.status
+    );
+    assert_eq!(app.screen, Screen::Versions);
+    let s = text(&render(&mut app, 120, 40));
+    assert!(s.contains("versions: pruned, pruned-full"), "{s}");
+    assert!(
+        s.contains("pruned: el2n, 65% of each class of pruned-full"),
+        "{s}"
+    );
+    let store = &app.ctx.store;
+    let (full, pruned) = (
+        versions::get(store, "pruned-full").unwrap(),
+        versions::get(store, "pruned").unwrap(),
+    );
+    let count = |v: &versions::Version, test: bool| {
+        v.entries
+            .iter()
+            .filter(|e| (e.split == Some(Split::Test)) == test)
+            .count()
+    };
+    assert_eq!(count(&pruned, true), count(&full, true));
+    let (outside, kept) = (count(&full, false), count(&pruned, false));
+    assert!(
+        kept < outside && (kept as f64 - 0.65 * outside as f64).abs() <= 5.0,
+        "{kept} of {outside}"
+    );
+    // Pruning again names the next version, the full data's version is reused.
+    menu(&mut app, 12);
+    code(&mut app, KeyCode::Enter);
+    finish_job(&mut app, 120);
+    assert!(
+        app.ctx.status.starts_with("version pruned-2:")
+            && app.ctx.status.contains("full data: pruned-full"),
+        "{}",
+        app.ctx.status
+    );
+}
+
+#[test]
 fn a_round_from_the_menu_streams_progress_while_keys_work() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, _) = demo_store(tmp.path(), 200);
@@ -286,6 +345,27 @@ fn a_round_from_the_menu_streams_progress_while_keys_work() {
     // Decide both queues from the keyboard: the decision that finishes them closes the
     // round, and its validated share is counted on the store worker, not the UI thread.
     code(&mut app, KeyCode::Esc);
+
+    // The pseudo-label threshold from the menu: a bad value is refused in the status line;
+    // a good one is kept for later rounds and re-ranks the queues on the store worker.
+    let threshold = |app: &mut App, value: &str| {
+        menu(app, 11);
+        for _ in 0..8 {
+            code(app, KeyCode::Backspace);
+        }
+        for c in value.chars() {
+            key(app, c);
+        }
+        code(app, KeyCode::Enter);
+    };
+    threshold(&mut app, "1.5");
+    assert!(app.ctx.status.contains("(0, 1]"), "{}", app.ctx.status);
+    assert!(app.ctx.store_tasks.is_empty());
+    threshold(&mut app, "0.5");
+    assert_eq!(app.ctx.config.pseudo, 0.5);
+    assert_eq!(app.ctx.store_tasks, ["ranking"]);
+    settle(&mut app);
+    assert!(app.ctx.status.contains("p ≥ 0.5"), "{}", app.ctx.status);
 
     // `n` on a sample queues its look-alikes (found on the store worker); the Sample screen
     // says why a sample stands out: its top classes and its neighbours' labels.

@@ -3,6 +3,7 @@
 
 mod embed;
 mod progress;
+mod prune;
 mod review;
 mod stats;
 mod synth;
@@ -178,6 +179,10 @@ pub enum Command {
         #[arg(long)]
         folds: bool,
     },
+    /// Freeze a smaller version without the least informative samples outside the test
+    /// split (EL2N over short trainings from several initialisations, forgetting events,
+    /// or loss), and the full data beside it, for `eval` to compare.
+    Prune(prune::PruneArgs),
     /// Write a class-per-folder tree per split and fold, plus manifest.csv.
     Export {
         dir: PathBuf,
@@ -373,6 +378,9 @@ pub fn run(cli: Cli) -> Result<()> {
             folds,
             cli.json,
         ),
+        Command::Prune(args) => {
+            prune::prune_cmd(&Store::open(&cli.store)?, cli.backend, args, cli.json)
+        }
         Command::Export { dir, version } => review::export(
             &Store::open(&cli.store)?,
             &dir,

@@ -45,7 +45,7 @@ pub enum GanCommand {
     },
 }
 
-fn compute(choice: BackendChoice) -> Result<Compute> {
+pub(super) fn compute(choice: BackendChoice) -> Result<Compute> {
     let c = backend::select(choice)?;
     if let Some(n) = &c.notice {
         eprintln!("thresh: {n}");

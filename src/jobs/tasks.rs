@@ -10,10 +10,12 @@
 use crate::dedup::{self, Params};
 use crate::pipeline::counts::Counts;
 use crate::pipeline::eval::{self, EvalConfig};
+use crate::pipeline::prune::{self, PruneConfig};
 use crate::pipeline::{balance, queues, rounds, split, synth, versions};
 use crate::store::{QueueName, Store};
 use crate::train::backend::Compute;
 use crate::train::gan::GanEvent;
+use crate::train::prune::PruneBy;
 use crate::train::{RunConfig, TrainError, TrainEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,12 +29,18 @@ pub enum Task {
     Split,
     /// Draw a seed set of this many samples.
     Seed(usize),
-    Rank,
-    /// Train on the certified samples for at most `epochs`, score, record, fill the queues.
+    /// Fill the queues from the latest scores; unlabelled samples whose suggestion has at
+    /// least probability `pseudo` go to the pseudo queue.
+    Rank {
+        pseudo: f32,
+    },
+    /// Train on the certified samples for at most `epochs`, score, record, fill the queues
+    /// (`pseudo` as in `Rank`).
     Round {
         epochs: usize,
         /// Start from the latest round's weights (warm start).
         warm: bool,
+        pseudo: f32,
     },
     /// Train the GAN for `iters` iterations against the latest classifier, and record it.
     Gan {
@@ -48,6 +56,14 @@ pub enum Task {
     },
     /// Freeze the current dataset as a version.
     Freeze(String),
+    /// Freeze the `keep` share of the data outside the test split that EL2N (over `inits`
+    /// trainings of `epochs`) finds most informative as version `pruned` (or the next free
+    /// `pruned-N`), and the full data beside it.
+    Prune {
+        keep: f64,
+        epochs: usize,
+        inits: usize,
+    },
     /// Count the validated share of a round whose queues were just decided.
     CloseRound(u32),
     /// Fill the `similar` queue with the sample's nearest neighbours in embedding space.
@@ -64,12 +80,13 @@ impl Task {
             Task::Balance => "balance",
             Task::Split => "split",
             Task::Seed(_) => "seed set",
-            Task::Rank => "ranking",
+            Task::Rank { .. } => "ranking",
             Task::Round { .. } => "training round",
             Task::Gan { .. } => "GAN training",
             Task::Generate { .. } => "generation",
             Task::Eval { .. } => "evaluation",
             Task::Freeze(_) => "version",
+            Task::Prune { .. } => "pruning",
             Task::CloseRound(_) => "closing the round",
             Task::Similar(_) => "finding similar samples",
             Task::Map => "the map",
@@ -80,7 +97,7 @@ impl Task {
     pub fn trains(&self) -> bool {
         matches!(
             self,
-            Task::Round { .. } | Task::Gan { .. } | Task::Eval { .. }
+            Task::Round { .. } | Task::Gan { .. } | Task::Eval { .. } | Task::Prune { .. }
         )
     }
 }
@@ -173,17 +190,21 @@ fn execute(
                 q.ids.len()
             )
         }
-        Task::Rank => {
+        Task::Rank { pseudo } => {
             let (_, total) = rounds::validated(store)?;
             let (k, l) = rounds::scaled_k_l(total);
-            let r = queues::rank(store, k, l)?;
+            let r = queues::rank_with(store, k, l, *pseudo)?;
             show = Some(QueueName::Accept);
             format!(
-                "queues filled from round {}: {} to accept, {} to review, {} outliers",
-                r.round, r.accept, r.review, r.outliers
+                "queues filled from round {}: {} to accept, {} to review, {} outliers, {} pseudo-labels at p ≥ {}",
+                r.round, r.accept, r.review, r.outliers, r.pseudo, r.pseudo_threshold
             )
         }
-        Task::Round { epochs, warm } => {
+        Task::Round {
+            epochs,
+            warm,
+            pseudo,
+        } => {
             let mut cfg = RunConfig::for_store(store.meta());
             cfg.train.epochs = *epochs;
             if *warm {
@@ -197,7 +218,7 @@ fn execute(
                 &cfg,
                 k,
                 l,
-                queues::DEFAULT_PSEUDO,
+                *pseudo,
                 &mut |e| on(Progress::Train(e)),
                 cancel,
             )?;
@@ -259,6 +280,30 @@ fn execute(
         Task::Freeze(name) => {
             let v = versions::freeze(store, name)?;
             format!("version {} frozen: {} samples", v.name, v.entries.len())
+        }
+        Task::Prune {
+            keep,
+            epochs,
+            inits,
+        } => {
+            let mut cfg = PruneConfig::for_store(store.meta(), PruneBy::El2n);
+            cfg.keep = *keep;
+            cfg.train.epochs = *epochs;
+            cfg.inits = *inits;
+            let name = versions::free_name(store, prune::DEFAULT_NAME)?;
+            let p = prune::prune(
+                store,
+                compute,
+                &name,
+                &cfg,
+                &mut |e| on(Progress::Train(e)),
+                cancel,
+            )?;
+            let r = p.record;
+            format!(
+                "version {}: the {} most informative of {} samples (EL2N) and {} test samples; full data: {} — Evaluate compares them",
+                r.name, r.kept, r.pool, r.test, r.base
+            )
         }
         Task::Similar(id) => {
             let s =

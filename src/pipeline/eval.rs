@@ -298,13 +298,7 @@ pub fn evaluate(
 
 /// The stored result of every version evaluated so far, in version-name order.
 pub fn stored(store: &Store) -> Result<Vec<EvalRow>> {
-    let mut out = Vec::new();
-    for name in store.version_names()? {
-        if let Some(r) = store.record::<EvalRow>(&format!("eval:{name}"))? {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    versions::records(store, "eval")
 }
 
 /// Table 2's layout.

@@ -7,6 +7,7 @@ pub mod balance;
 pub mod counts;
 pub mod decide;
 pub mod eval;
+pub mod prune;
 pub mod queues;
 pub mod rounds;
 pub mod simulate;

@@ -40,17 +40,50 @@ pub struct Version {
 
 /// Freeze the current data as `name`. Names are never overwritten.
 pub fn freeze(store: &Store, name: &str) -> Result<Version> {
-    let name = name.trim();
-    if name.is_empty() || name.contains(['/', '\\', ',']) {
+    freeze_where(store, name, |_| true)
+}
+
+/// A name `freeze` would take: non-empty, without separators, not a version yet.
+pub fn check_name(store: &Store, name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.contains(['/', '\\', ',']) {
         bail!("version name {name:?}: use a non-empty name without '/', '\\' or ','");
     }
-    if store.version::<Version>(name)?.is_some() {
-        bail!("version {name} already exists: pick another name");
+    if store.version::<Version>(name.trim())?.is_some() {
+        bail!("version {} already exists: pick another name", name.trim());
     }
-    let entries: Vec<Entry> = store
+    Ok(())
+}
+
+/// `base` when no version has that name yet, else the first free `base-2`, `base-3`, …
+pub fn free_name(store: &Store, base: &str) -> Result<String> {
+    let names = store.version_names()?;
+    let mut name = base.to_string();
+    let mut k = 2;
+    while names.contains(&name) {
+        name = format!("{base}-{k}");
+        k += 1;
+    }
+    Ok(name)
+}
+
+/// The samples in the data now, as version entries, in import order.
+pub fn current(store: &Store) -> Result<Vec<Entry>> {
+    Ok(store
         .samples_by_seq()?
         .into_iter()
         .filter(Sample::in_data)
+        .map(|s| Entry::of(&s))
+        .collect())
+}
+
+/// Freeze the samples of the current data for which `keep` holds as `name`.
+pub fn freeze_where(store: &Store, name: &str, keep: impl Fn(&Sample) -> bool) -> Result<Version> {
+    check_name(store, name)?;
+    let name = name.trim();
+    let entries: Vec<Entry> = store
+        .samples_by_seq()?
+        .into_iter()
+        .filter(|s| s.in_data() && keep(s))
         .map(|s| Entry::of(&s))
         .collect();
     if entries.is_empty() {
@@ -71,6 +104,18 @@ pub fn freeze(store: &Store, name: &str) -> Result<Version> {
     )?;
     store.flush()?;
     Ok(v)
+}
+
+/// The record `<prefix>:<version>` of every version that has one, in version-name order
+/// (an evaluation, a pruning).
+pub fn records<T: serde::de::DeserializeOwned>(store: &Store, prefix: &str) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for name in store.version_names()? {
+        if let Some(r) = store.record::<T>(&format!("{prefix}:{name}"))? {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 pub fn get(store: &Store, name: &str) -> Result<Version> {
@@ -101,12 +146,7 @@ pub struct ExportReport {
 pub fn export(store: &Store, dir: &Path, version: Option<&str>) -> Result<ExportReport> {
     let entries = match version {
         Some(v) => get(store, v)?.entries,
-        None => store
-            .samples_by_seq()?
-            .into_iter()
-            .filter(Sample::in_data)
-            .map(|s| Entry::of(&s))
-            .collect(),
+        None => current(store)?,
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let manifest = dir.join("manifest.csv");

@@ -100,6 +100,10 @@ pub struct Fitted {
     pub mean_epoch_secs: f32,
     /// Per training sample: times it went from classified right to wrong between epochs.
     pub forgetting: Vec<u32>,
+    /// Per training sample: classified right at least once when it was trained on. A sample
+    /// never learned has no forgetting events, yet counts as forgotten the most (Toneva et
+    /// al. give it infinitely many).
+    pub learned: Vec<bool>,
     /// Per epoch run: the softmax of every probe sample under that epoch's weights
     /// (row-major), when `fit_probing` was given probe samples.
     pub probe_probs: Vec<Vec<f32>>,
@@ -270,6 +274,7 @@ pub fn fit_probing(
     let mut since_best = 0;
     let mut last_correct = vec![false; n];
     let mut forgetting = vec![0u32; n];
+    let mut learned = vec![false; n];
     let mut epoch_secs = Vec::new();
     let mut probe_probs = Vec::new();
 
@@ -337,6 +342,7 @@ pub fn fit_probing(
                         forgetting[i] += 1;
                     }
                     last_correct[i] = right;
+                    learned[i] |= right;
                     correct += right as usize;
                 }
                 loss_sum += loss_value as f64 * m as f64;
@@ -413,6 +419,7 @@ pub fn fit_probing(
         val_acc,
         mean_epoch_secs: epoch_secs.iter().sum::<f32>() / epoch_secs.len().max(1) as f32,
         forgetting,
+        learned,
         probe_probs,
     })
 }

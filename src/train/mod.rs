@@ -14,6 +14,7 @@ pub mod confident;
 pub mod data;
 pub mod fit;
 pub mod gan;
+pub mod prune;
 pub mod quality;
 pub mod score;
 pub mod warm;
@@ -49,8 +50,9 @@ pub struct Plan {
     pub pool: Dataset,
     /// Seed: the unreviewed samples. Crossval: empty (the pool is scored fold by fold).
     pub to_score: Dataset,
-    /// Seed: the unreviewed samples without a label, scored against the model's own
-    /// suggestion (pseudo-labels). Crossval: empty.
+    /// The unreviewed samples without a label, scored against the model's own suggestion
+    /// (pseudo-labels): seed, by the trained model; crossval, by the mean of the fold models
+    /// (none of which saw them).
     pub unlabelled: Dataset,
     pub classes: Vec<String>,
     pub channels: usize,
@@ -67,10 +69,7 @@ impl Plan {
     ) -> Result<Plan> {
         let classes = store.meta().classes.clone();
         let channels = store.meta().channels as usize;
-        let unlabelled = match mode {
-            Mode::Seed => data::unlabelled_from_store(store)?,
-            Mode::Crossval => Dataset::default(),
-        };
+        let unlabelled = data::unlabelled_from_store(store)?;
         let (mut pool, to_score) = match mode {
             Mode::Seed => (
                 // The test split is never trained on.
@@ -392,19 +391,38 @@ pub fn run(
                 }
             }
             score::flag(&mut scored, &labels, tc.model.classes);
+            let pseudo = pseudo_by_ensemble(&models, &plan.unlabelled, device, on)?;
             // Every pool sample is held out by exactly one fold, so `scores` is the pool in
-            // order; one model embeds them all so the map and neighbours share one space.
+            // order, then the unlabelled ones; one model embeds them all so the map and
+            // neighbours share one space.
             on(TrainEvent::Stage {
-                text: format!("embedding {} samples", ids.len()),
+                text: format!("embedding {} samples", ids.len() + pseudo.len()),
             });
             let (embeddings, neighbours) = match models.first() {
                 Some(m) if ids.len() == n => {
                     let o = score::outputs(m, &plan.pool, device, 256, true)?;
-                    embedded(&[Group::labelled(&plan.pool, &o.features)], n, o.dims, on)
+                    let u = if plan.unlabelled.is_empty() {
+                        Vec::new()
+                    } else {
+                        score::outputs(m, &plan.unlabelled, device, 256, true)?.features
+                    };
+                    embedded(
+                        &[
+                            Group::labelled(&plan.pool, &o.features),
+                            Group::unlabelled(&plan.unlabelled, &u),
+                        ],
+                        n + pseudo.len(),
+                        o.dims,
+                        on,
+                    )
                 }
                 _ => (Vec::new(), Vec::new()),
             };
-            let scores = ids.into_iter().zip(scored).collect();
+            let scores = ids
+                .into_iter()
+                .zip(scored)
+                .chain(plan.unlabelled.ids.iter().copied().zip(pseudo))
+                .collect();
             let k = folds as f32;
             Ok(Outcome {
                 mode: Mode::Crossval,
@@ -422,6 +440,49 @@ pub fn run(
             })
         }
     }
+}
+
+/// Crossval's pseudo-labels: each unlabelled sample scored against the class the fold models'
+/// mean softmax prefers (an ensemble none of whose members saw it).
+fn pseudo_by_ensemble(
+    models: &[Classifier],
+    unlabelled: &Dataset,
+    device: &Device,
+    on: &mut dyn FnMut(TrainEvent),
+) -> Result<Vec<SampleScore>, TrainError> {
+    if unlabelled.is_empty() || models.is_empty() {
+        return Ok(Vec::new());
+    }
+    on(TrainEvent::Stage {
+        text: format!(
+            "suggesting labels for {} unlabelled samples (mean of {} fold models)",
+            unlabelled.len(),
+            models.len()
+        ),
+    });
+    let mut per_model = Vec::with_capacity(models.len());
+    for m in models {
+        let (logits, k) = score::logits(m, unlabelled, device, 256)?;
+        per_model.push(
+            logits
+                .chunks(k)
+                .flat_map(|row| score::log_softmax_row(row).into_iter().map(f32::exp))
+                .collect::<Vec<f32>>(),
+        );
+    }
+    let k = per_model[0].len() / unlabelled.len();
+    let suggested: Vec<usize> = (0..unlabelled.len())
+        .map(|i| {
+            score::argmax(
+                &(0..k)
+                    .map(|j| per_model.iter().map(|p| p[i * k + j]).sum::<f32>())
+                    .collect::<Vec<f32>>(),
+            )
+            .0
+        })
+        .collect();
+    let all = per_model.len();
+    Ok(score::averaged(&per_model, all, all, &suggested))
 }
 
 /// Fold of each sample: stratified by label, shuffled by `seed`.

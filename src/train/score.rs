@@ -131,7 +131,7 @@ pub fn log_softmax_row(row: &[f32]) -> Vec<f32> {
 }
 
 /// The position and value of the largest of `v` (the first, on ties).
-fn argmax(v: &[f32]) -> (usize, f32) {
+pub(crate) fn argmax(v: &[f32]) -> (usize, f32) {
     v.iter().copied().enumerate().fold(
         (0, f32::NEG_INFINITY),
         |b, (i, x)| if x > b.1 { (i, x) } else { b },

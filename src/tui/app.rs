@@ -102,6 +102,7 @@ impl App {
             rounds_table: Vec::new(),
             eval_rows: Vec::new(),
             version_names: Vec::new(),
+            prunings: Vec::new(),
             store_tasks: Vec::new(),
             graphics: None,
         };
@@ -314,6 +315,10 @@ impl App {
                     }
                 }
                 Msg::Run(task) => self.run_task(task),
+                Msg::Pseudo(p) => {
+                    self.ctx.config.pseudo = p;
+                    self.run_task(Task::Rank { pseudo: p });
+                }
                 Msg::Decide(d) => self.queues.decide_current(d, &self.ctx, &mut self.msgs)?,
                 Msg::Move(by) => self.queues.view.move_by(by),
                 Msg::Filter(text) => self.queues.filter(&text, &mut self.msgs),
@@ -417,7 +422,14 @@ impl App {
             }
             None => self.queues.reload(&self.ctx.store)?,
         }
-        if done.task == (Task::Eval { epochs: 0 }).name() {
+        let evaluated = Task::Eval { epochs: 0 }.name();
+        let pruned = Task::Prune {
+            keep: 1.0,
+            epochs: 0,
+            inits: 0,
+        }
+        .name();
+        if done.task == evaluated || done.task == pruned {
             self.screen = Screen::Versions;
         }
         Ok(())

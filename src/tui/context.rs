@@ -19,6 +19,12 @@ pub struct UiConfig {
     pub eval_epochs: usize,
     /// Samples the menu's "Generate" entry asks for.
     pub generate: usize,
+    /// Unlabelled samples whose suggestion is at least this sure go to the pseudo queue
+    /// (set from the menu; rounds and re-ranks use it).
+    pub pseudo: f32,
+    /// The menu's pruning: epochs per training and initialisations (EL2N).
+    pub prune_epochs: usize,
+    pub prune_inits: usize,
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -36,6 +42,15 @@ impl Default for UiConfig {
             gan_iters: env_or("THRESH_UI_GAN_ITERS", 3000),
             eval_epochs: env_or("THRESH_UI_EVAL_EPOCHS", 100),
             generate: 100,
+            pseudo: crate::pipeline::queues::DEFAULT_PSEUDO,
+            prune_epochs: env_or(
+                "THRESH_UI_PRUNE_EPOCHS",
+                crate::train::prune::PruneBy::El2n.default_epochs(),
+            ),
+            prune_inits: env_or(
+                "THRESH_UI_PRUNE_INITS",
+                crate::pipeline::prune::DEFAULT_INITS,
+            ),
         }
     }
 }
@@ -57,6 +72,8 @@ pub struct Ctx {
     pub rounds_table: Vec<TableRow>,
     pub eval_rows: Vec<EvalRow>,
     pub version_names: Vec<String>,
+    /// The pruned versions' records.
+    pub prunings: Vec<crate::pipeline::prune::PruneRecord>,
     /// The tasks queued or running on the store worker (the header shows the first).
     pub store_tasks: Vec<&'static str>,
     /// The terminal's graphics protocol, when it has one (else half blocks).
@@ -69,6 +86,7 @@ impl Ctx {
         self.rounds_table = rounds::table(&self.store)?;
         self.eval_rows = crate::pipeline::eval::stored(&self.store)?;
         self.version_names = self.store.version_names()?;
+        self.prunings = crate::pipeline::prune::stored(&self.store)?;
         Ok(())
     }
 }

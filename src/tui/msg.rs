@@ -16,6 +16,8 @@ pub enum Msg {
     Counted(Counts),
     /// Run a task on the worker it belongs to.
     Run(Task),
+    /// A new pseudo-label threshold: keep it for later rounds and re-rank with it.
+    Pseudo(f32),
     /// Decide the open queue's current sample (from the Sample screen or the picker).
     Decide(Decision),
     /// Move the open queue's cursor (from the Sample screen).

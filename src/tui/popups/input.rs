@@ -1,5 +1,6 @@
-//! One line of text entry: the queue filter, or the name of a version to freeze. Takes keys
-//! as typed (not through the keymap): enter confirms, esc cancels.
+//! One line of text entry: the queue filter, the name of a version to freeze, the
+//! pseudo-label threshold, the share pruning keeps. Takes keys as typed (not through the
+//! keymap): enter confirms, esc cancels.
 
 use crate::jobs::tasks::Task;
 use crate::tui::component::{Hint, Keys, Popup};
@@ -34,6 +35,8 @@ const HINTS: &[Hint] = &[
 enum Purpose {
     Filter,
     VersionName,
+    PseudoThreshold,
+    PruneKeep,
 }
 
 pub struct InputPopup {
@@ -56,6 +59,32 @@ impl InputPopup {
             text: String::new(),
         }
     }
+
+    /// Edit the pseudo-label threshold, starting from the current one.
+    pub fn pseudo_threshold(current: f32) -> InputPopup {
+        InputPopup {
+            purpose: Purpose::PseudoThreshold,
+            text: current.to_string(),
+        }
+    }
+
+    pub fn prune_keep() -> InputPopup {
+        InputPopup {
+            purpose: Purpose::PruneKeep,
+            text: crate::pipeline::prune::DEFAULT_KEEP.to_string(),
+        }
+    }
+}
+
+/// `text` as a number in (0, 1], or the status line saying why not.
+fn share(text: &str, what: &str) -> Result<f64, Msg> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(Msg::Status(format!(
+            "{what} {:?}: give a number in (0, 1], e.g. 0.9",
+            text.trim()
+        ))),
+    }
 }
 
 impl Popup for InputPopup {
@@ -67,15 +96,29 @@ impl Popup for InputPopup {
         &mut self,
         key: &KeyEvent,
         _: Option<Action>,
-        _: &Ctx,
+        ctx: &Ctx,
         out: &mut Msgs,
     ) -> Result<bool> {
         match key.code {
             KeyCode::Enter => {
                 let text = std::mem::take(&mut self.text);
+                let c = &ctx.config;
                 out.push_back(match self.purpose {
                     Purpose::Filter => Msg::Filter(text),
                     Purpose::VersionName => Msg::Run(Task::Freeze(text)),
+                    Purpose::PseudoThreshold => {
+                        share(&text, "threshold").map_or_else(|e| e, |v| Msg::Pseudo(v as f32))
+                    }
+                    Purpose::PruneKeep => share(&text, "keep share").map_or_else(
+                        |e| e,
+                        |keep| {
+                            Msg::Run(Task::Prune {
+                                keep,
+                                epochs: c.prune_epochs,
+                                inits: c.prune_inits,
+                            })
+                        },
+                    ),
                 });
                 return Ok(false);
             }
@@ -93,6 +136,8 @@ impl Popup for InputPopup {
         let title = match self.purpose {
             Purpose::Filter => "Filter (label, state or path; empty clears)",
             Purpose::VersionName => "Version name",
+            Purpose::PseudoThreshold => "Pseudo-label threshold (probability, 0–1]",
+            Purpose::PruneKeep => "Share to keep (0–1]; EL2N, test split kept whole",
         };
         let area = centered(f.area(), 50, 3);
         f.render_widget(Clear, area);

@@ -1,5 +1,6 @@
 //! The menu: everything that runs as a task (train, rank, seed set, dedup, balance, split,
-//! freeze, GAN, generate, evaluate, a warm-started round), as an enum in the order shown.
+//! freeze, GAN, generate, evaluate, a warm-started round, the pseudo-label threshold,
+//! pruning), as an enum in the order shown.
 
 use super::input::InputPopup;
 use super::{moved, LIST};
@@ -27,10 +28,12 @@ pub enum MenuEntry {
     Generate,
     Evaluate,
     ContinueRound,
+    PseudoThreshold,
+    Prune,
 }
 
 impl MenuEntry {
-    pub const ALL: [MenuEntry; 11] = [
+    pub const ALL: [MenuEntry; 13] = [
         MenuEntry::TrainRound,
         MenuEntry::Rank,
         MenuEntry::SeedSet,
@@ -42,6 +45,8 @@ impl MenuEntry {
         MenuEntry::Generate,
         MenuEntry::Evaluate,
         MenuEntry::ContinueRound,
+        MenuEntry::PseudoThreshold,
+        MenuEntry::Prune,
     ];
 
     pub fn text(self) -> &'static str {
@@ -57,6 +62,8 @@ impl MenuEntry {
             MenuEntry::Generate => "Generate synthetic samples (to approve)",
             MenuEntry::Evaluate => "Evaluate all versions (Table 2)",
             MenuEntry::ContinueRound => "Train a round continuing from the last round (warm start)",
+            MenuEntry::PseudoThreshold => "Pseudo-label threshold… (then re-rank)",
+            MenuEntry::Prune => "Prune: keep the most informative share (EL2N) as a version…",
         }
     }
 
@@ -67,17 +74,23 @@ impl MenuEntry {
             MenuEntry::TrainRound => Task::Round {
                 epochs: c.epochs,
                 warm: false,
+                pseudo: c.pseudo,
             },
             MenuEntry::ContinueRound => Task::Round {
                 epochs: c.epochs,
                 warm: true,
+                pseudo: c.pseudo,
             },
-            MenuEntry::Rank => Task::Rank,
+            MenuEntry::Rank => Task::Rank { pseudo: c.pseudo },
             MenuEntry::SeedSet => Task::Seed(c.seed_set),
             MenuEntry::Dedup => Task::Dedup(Params::default()),
             MenuEntry::Balance => Task::Balance,
             MenuEntry::Split => Task::Split,
             MenuEntry::Freeze => return Msg::Open(Box::new(InputPopup::version_name())),
+            MenuEntry::PseudoThreshold => {
+                return Msg::Open(Box::new(InputPopup::pseudo_threshold(c.pseudo)))
+            }
+            MenuEntry::Prune => return Msg::Open(Box::new(InputPopup::prune_keep())),
             MenuEntry::TrainGan => Task::Gan { iters: c.gan_iters },
             MenuEntry::Generate => Task::Generate { n: c.generate },
             MenuEntry::Evaluate => Task::Eval {

@@ -6,6 +6,7 @@ use crate::tui::context::Ctx;
 use crate::tui::keymap::Action;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
@@ -30,8 +31,9 @@ impl Component for VersionsScreen {
                 ])
             })
             .collect();
+        let pruned = ctx.prunings.len() as u16;
         let [table, list] =
-            Layout::vertical([Constraint::Min(4), Constraint::Length(2)]).areas(area);
+            Layout::vertical([Constraint::Min(4), Constraint::Length(2 + pruned)]).areas(area);
         f.render_widget(
             Table::new(
                 body,
@@ -64,18 +66,20 @@ impl Component for VersionsScreen {
             ),
             table,
         );
-        f.render_widget(
-            Paragraph::new(format!(
-                "versions: {} — {} → \"Freeze a version\", then \"Evaluate all versions\"",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                },
-                ctx.keymap.key_for(Action::Menu)
-            ))
-            .wrap(Wrap { trim: true }),
-            list,
+        let mut lines = vec![Line::from(format!(
+            "versions: {} — {} → \"Freeze a version\", then \"Evaluate all versions\"",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            },
+            ctx.keymap.key_for(Action::Menu)
+        ))];
+        lines.extend(
+            ctx.prunings
+                .iter()
+                .map(|p| Line::from(format!("{}: {}", p.name, p.describe()))),
         );
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), list);
     }
 }
