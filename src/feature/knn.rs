@@ -66,9 +66,10 @@ impl Index {
     }
 
     /// The `k` nearest others of each row in `queries`, in that order. Similarities a tile
-    /// at a time as one matrix product (`gemm`, the kernel burn's CPU backend uses: ≈20x
-    /// the plain dot loop), then each query's row of the tile is offered to its top-k; tiles
-    /// of queries run in parallel, each product on one thread, so the result does not depend
+    /// at a time as one matrix product (`gemm`, the kernel burn's CPU backend uses: the 10k
+    /// map's neighbour stage takes 2.1 s; the dot-product loop before it, 9.6 s beside a
+    /// training run), then each query's row of the tile is offered to its top-k; tiles of
+    /// queries run in parallel, each product on one thread, so the result does not depend
     /// on the number of threads.
     pub fn nearest_of(&self, queries: std::ops::Range<usize>, k: usize) -> Vec<Vec<Near>> {
         const QUERIES: usize = 128;
