@@ -56,9 +56,9 @@ pub enum Task {
     },
     /// Freeze the current dataset as a version.
     Freeze(String),
-    /// Freeze the `keep` share of the data outside the test split that EL2N (over `inits`
-    /// trainings of `epochs`) finds most informative as version `pruned` (or the next free
-    /// `pruned-N`), and the full data beside it.
+    /// Freeze the `keep` share of each class's samples outside the test split that EL2N
+    /// (over `inits` trainings of `epochs`) finds most informative, with the test split, as
+    /// version `pruned` (or the next free `pruned-N`), and the full data beside it.
     Prune {
         keep: f64,
         epochs: usize,

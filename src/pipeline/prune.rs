@@ -23,7 +23,7 @@ pub const DEFAULT_NAME: &str = "pruned";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PruneConfig {
     pub by: PruneBy,
-    /// Share of the samples outside the test split to keep.
+    /// Share of each class's samples outside the test split to keep.
     pub keep: f64,
     /// Trainings from different initialisations the scores are averaged over.
     pub inits: usize,

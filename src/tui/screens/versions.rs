@@ -31,7 +31,8 @@ impl Component for VersionsScreen {
                 ])
             })
             .collect();
-        let pruned = ctx.prunings.len() as u16;
+        // One line per pruned version, at most four (the table keeps the rest of the screen).
+        let pruned = ctx.prunings.len().min(4) as u16;
         let [table, list] =
             Layout::vertical([Constraint::Min(4), Constraint::Length(2 + pruned)]).areas(area);
         f.render_widget(
