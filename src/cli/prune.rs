@@ -54,7 +54,9 @@ pub fn prune_cmd(store: &Store, choice: BackendChoice, a: PruneArgs, json: bool)
     let mut cfg = PruneConfig::for_store(store.meta(), a.by);
     cfg.keep = a.keep;
     cfg.inits = a.inits;
-    cfg.train.epochs = a.epochs.unwrap_or(a.by.default_epochs());
+    if let Some(epochs) = a.epochs {
+        cfg.train.epochs = epochs;
+    }
     cfg.train.seed = a.seed;
     cfg.train.model.width = a.width;
     let bars = TrainBars::new(json);

@@ -176,18 +176,23 @@ pub fn apply(
     drop: &HashSet<Id>,
     wall_s: f32,
 ) -> Result<PruneRecord> {
+    // One read of the data for both versions, so a decision made meanwhile cannot put a
+    // sample in one and not the other.
     let now = versions::current(store)?;
+    let kept: Vec<Entry> = now
+        .iter()
+        .filter(|e| e.split == Some(Split::Test) || !drop.contains(&e.id))
+        .cloned()
+        .collect();
     let (base, base_frozen) = match same_as(store, &now)? {
         Some(existing) => (existing, false),
         None => {
             let name = versions::free_name(store, &format!("{}-full", job.name))?;
-            versions::freeze(store, &name)?;
+            versions::freeze_entries(store, &name, now)?;
             (name, true)
         }
     };
-    let v = versions::freeze_where(store, &job.name, |s| {
-        s.split == Some(Split::Test) || !drop.contains(&s.id)
-    })?;
+    let v = versions::freeze_entries(store, &job.name, kept)?;
     let test = v
         .entries
         .iter()

@@ -40,7 +40,7 @@ pub struct Version {
 
 /// Freeze the current data as `name`. Names are never overwritten.
 pub fn freeze(store: &Store, name: &str) -> Result<Version> {
-    freeze_where(store, name, |_| true)
+    freeze_entries(store, name, current(store)?)
 }
 
 /// A name `freeze` would take: non-empty, without separators, not a version yet.
@@ -76,16 +76,10 @@ pub fn current(store: &Store) -> Result<Vec<Entry>> {
         .collect())
 }
 
-/// Freeze the samples of the current data for which `keep` holds as `name`.
-pub fn freeze_where(store: &Store, name: &str, keep: impl Fn(&Sample) -> bool) -> Result<Version> {
+/// Freeze `entries` (read with `current`, perhaps a subset of them) as `name`.
+pub fn freeze_entries(store: &Store, name: &str, entries: Vec<Entry>) -> Result<Version> {
     check_name(store, name)?;
     let name = name.trim();
-    let entries: Vec<Entry> = store
-        .samples_by_seq()?
-        .into_iter()
-        .filter(|s| s.in_data() && keep(s))
-        .map(|s| Entry::of(&s))
-        .collect();
     if entries.is_empty() {
         bail!("nothing to freeze: no labelled samples in the data");
     }

@@ -460,29 +460,21 @@ fn pseudo_by_ensemble(
             models.len()
         ),
     });
-    let mut per_model = Vec::with_capacity(models.len());
+    let share = 1.0 / models.len() as f32;
+    let mut mean: Vec<f32> = Vec::new();
     for m in models {
         let (logits, k) = score::logits(m, unlabelled, device, 256)?;
-        per_model.push(
-            logits
-                .chunks(k)
-                .flat_map(|row| score::log_softmax_row(row).into_iter().map(f32::exp))
-                .collect::<Vec<f32>>(),
-        );
+        mean.resize(logits.len(), 0.0);
+        let probs = logits
+            .chunks(k)
+            .flat_map(|row| score::log_softmax_row(row).into_iter().map(f32::exp));
+        for (acc, p) in mean.iter_mut().zip(probs) {
+            *acc += p * share;
+        }
     }
-    let k = per_model[0].len() / unlabelled.len();
-    let suggested: Vec<usize> = (0..unlabelled.len())
-        .map(|i| {
-            score::argmax(
-                &(0..k)
-                    .map(|j| per_model.iter().map(|p| p[i * k + j]).sum::<f32>())
-                    .collect::<Vec<f32>>(),
-            )
-            .0
-        })
-        .collect();
-    let all = per_model.len();
-    Ok(score::averaged(&per_model, all, all, &suggested))
+    let k = mean.len() / unlabelled.len();
+    let suggested: Vec<usize> = mean.chunks(k).map(|p| score::argmax(p).0).collect();
+    Ok(score::averaged(&[mean], 1, 1, &suggested))
 }
 
 /// Fold of each sample: stratified by label, shuffled by `seed`.
