@@ -66,6 +66,12 @@ pub struct TrainArgs {
     /// precision from 0.915 to 0.980 at the same wall time.
     #[arg(long, default_value_t = 5)]
     pub snapshots: usize,
+    /// Crossval: weight of the neighbours' vote (the labels of each held-out sample's 10
+    /// nearest samples in the space of the fold model that did not train on it) against the
+    /// model's probabilities; 0 = the model alone. Default 0.5: on the real digits benchmark
+    /// precision at |wrong| rose from 0.928 to 0.954.
+    #[arg(long, default_value_t = crate::train::vote::WEIGHT)]
+    pub knn_weight: f32,
     /// Start from trained weights instead of random ones: `last` (the latest round), a
     /// round number, or another store's directory (its latest round; a new head when its
     /// classes differ). Seed mode; crossval takes only another store.
@@ -87,6 +93,10 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
     let mut cfg = a.options.run_config(store);
     cfg.folds = a.folds;
     cfg.snapshots = a.snapshots.max(1);
+    if !(0.0..=1.0).contains(&a.knn_weight) {
+        anyhow::bail!("--knn-weight {} is not between 0 and 1", a.knn_weight);
+    }
+    cfg.knn_weight = a.knn_weight;
     if let Some(from) = &a.init {
         let warm = crate::train::warm::resolve(store, from, a.mode)?;
         if !json {

@@ -172,10 +172,13 @@ impl Generator {
                     .expand([b, classes, h, w]);
                 x = Tensor::cat(vec![x, planes], 1);
             }
-            x = relu(self.bns[2 * i].forward(self.ups[i].forward(x)));
+            x = relu(super::norm::batch_norm(
+                &self.bns[2 * i],
+                self.ups[i].forward(x),
+            ));
             x = self.convs[i].forward(x);
             if i != last {
-                x = relu(self.bns[2 * i + 1].forward(x));
+                x = relu(super::norm::batch_norm(&self.bns[2 * i + 1], x));
             }
         }
         sigmoid(x)

@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod gan;
+pub mod norm;
 mod seeded;
 
 pub use seeded::seeded;
@@ -102,12 +103,12 @@ impl Bottleneck {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match (&self.proj, &self.proj_bn) {
-            (Some(p), Some(bn)) => bn.forward(pointwise(p, x.clone())),
+            (Some(p), Some(bn)) => norm::batch_norm(bn, pointwise(p, x.clone())),
             _ => x.clone(),
         };
-        let y = relu(self.b1.forward(pointwise(&self.c1, x)));
-        let y = relu(self.b2.forward(self.c2.forward(y)));
-        let y = self.b3.forward(pointwise(&self.c3, y));
+        let y = relu(norm::batch_norm(&self.b1, pointwise(&self.c1, x)));
+        let y = relu(norm::batch_norm(&self.b2, self.c2.forward(y)));
+        let y = norm::batch_norm(&self.b3, pointwise(&self.c3, y));
         relu(y + shortcut)
     }
 }
@@ -153,7 +154,7 @@ impl Classifier {
         let x = (x - 0.5) * 2.0;
         let mut y = self
             .pool
-            .forward(relu(self.bn.forward(self.stem.forward(x))));
+            .forward(relu(norm::batch_norm(&self.bn, self.stem.forward(x))));
         for b in &self.blocks {
             y = b.forward(y);
         }

@@ -127,6 +127,21 @@ fn sample_rng(seed: u64, epoch: usize, i: usize) -> ChaCha8Rng {
     )
 }
 
+/// Mean cross-entropy of logit rows against (soft) target rows: the training loss as the
+/// step computed it, from logits already on the host.
+fn batch_loss(logits: &[f32], targets: &[f32], classes: usize) -> f32 {
+    let rows = logits.len() / classes.max(1);
+    let total: f32 = logits
+        .chunks(classes)
+        .zip(targets.chunks(classes))
+        .map(|(row, t)| {
+            let lp = super::score::log_softmax_row(row);
+            -lp.iter().zip(t).map(|(l, t)| l * t).sum::<f32>()
+        })
+        .sum();
+    total / rows.max(1) as f32
+}
+
 /// Build one augmented batch; each image is augmented on rayon with its own seeded RNG.
 fn make_batch(
     data: &Dataset,
@@ -320,6 +335,9 @@ pub fn fit_probing(
                     ),
                     &device,
                 );
+                // One read from the device per step (the logits, after the update): the loss
+                // figure is computed from them on the host, not read back as a second sync.
+                let soft_targets = batch.targets.clone();
                 let targets =
                     Tensor::<2>::from_data(TensorData::new(batch.targets, [m, classes]), &device);
                 let model = slot.take().expect("model present between steps");
@@ -328,13 +346,13 @@ pub fn fit_probing(
                     .sum_dim(1)
                     .mean()
                     .neg();
-                let loss_value: f32 = loss.clone().into_scalar();
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 slot = Some(optim.step(cfg.lr, model, grads));
 
                 let rows: Vec<f32> = logits.into_data().try_to_vec::<f32>().map_err(|e| {
                     TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
                 })?;
+                let loss_value = batch_loss(&rows, &soft_targets, classes);
                 for (j, row) in rows.chunks(classes).enumerate() {
                     let i = batch.index[j];
                     let right = argmax(row) == batch.labels[j];
@@ -422,4 +440,27 @@ pub fn fit_probing(
         learned,
         probe_probs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host figure equals the loss the step differentiates (soft targets, mean over rows).
+    #[test]
+    fn batch_loss_matches_the_tensor_loss() {
+        let logits = vec![2.0, -1.0, 0.5, 0.0, 0.3, 1.7];
+        let targets = vec![0.9, 0.05, 0.05, 0.0, 0.5, 0.5];
+        let device = Device::flex();
+        let l = Tensor::<2>::from_data(TensorData::new(logits.clone(), [2, 3]), &device);
+        let t = Tensor::<2>::from_data(TensorData::new(targets.clone(), [2, 3]), &device);
+        let expected: f32 = (log_softmax(l, 1) * t)
+            .sum_dim(1)
+            .mean()
+            .neg()
+            .into_scalar();
+        let got = batch_loss(&logits, &targets, 3);
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+        assert!((batch_loss(&[0.0, 0.0], &[1.0, 0.0], 2) - 2f32.ln()).abs() < 1e-6);
+    }
 }

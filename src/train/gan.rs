@@ -250,7 +250,7 @@ pub fn train(
             .detach();
         let d_loss = bce_with_logits(d.forward(real_x, oh.clone()), true)
             + bce_with_logits(d.forward(fake, oh.clone()), false);
-        let d_value = d_loss.clone().into_scalar::<f32>();
+        let d_figure = d_loss.clone().detach().reshape([1]);
         let grads = GradientsParams::from_grads(d_loss.backward(), &d);
         let d = opt_d.step(cfg.lr, d, grads);
 
@@ -269,9 +269,15 @@ pub fn train(
                 .mean();
             g_loss = g_loss - ce * gamma;
         }
-        let g_value = g_loss.clone().into_scalar::<f32>();
+        let g_figure = g_loss.clone().detach().reshape([1]);
         let grads = GradientsParams::from_grads(g_loss.backward(), &g);
         let g = opt_g.step(cfg.lr, g, grads);
+        // Both losses in one read from the device per iteration.
+        let figures: Vec<f32> = Tensor::cat(vec![d_figure, g_figure], 0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::Invalid(format!("the GAN's losses are unreadable: {e:?}")))?;
+        let (d_value, g_value) = (figures[0], figures[1]);
         generator = Some(g);
         discriminator = Some(d);
 

@@ -17,6 +17,7 @@ pub mod gan;
 pub mod prune;
 pub mod quality;
 pub mod score;
+pub mod vote;
 pub mod warm;
 
 use crate::feature::embed::quantise_rows;
@@ -142,6 +143,10 @@ pub struct RunConfig {
     /// field existed used the best epoch alone.
     #[serde(default = "one")]
     pub snapshots: usize,
+    /// Crossval: weight of the neighbours' vote in each held-out sample's probabilities
+    /// (`vote`; 0 = the model's alone, as runs stored before the field existed).
+    #[serde(default)]
+    pub knn_weight: f32,
 }
 
 fn one() -> usize {
@@ -155,6 +160,7 @@ impl RunConfig {
             folds: 5,
             val_fraction: 0.1,
             snapshots: 5,
+            knn_weight: vote::WEIGHT,
         }
     }
 
@@ -381,9 +387,24 @@ pub fn run(
                 val_size = val.len();
                 models.push(fitted.model);
             }
+            // The neighbours' vote needs every fold model's features of the pool; the
+            // first model's also serve as the round's embedding.
+            let (votes, first_features) = if cfg.knn_weight > 0.0 && !models.is_empty() {
+                on(TrainEvent::Stage {
+                    text: format!(
+                        "asking each sample's neighbours ({} fold spaces)",
+                        models.len()
+                    ),
+                });
+                let v = vote::votes(&models, &plan.pool, &fold_of, tc.model.classes, device)?;
+                (v.votes, Some((v.features, v.dims)))
+            } else {
+                (vec![Vec::new(); n], None)
+            };
             let (mut ids, mut labels, mut scored) = (Vec::new(), Vec::new(), Vec::new());
             for (i, s) in scores.into_iter().enumerate() {
-                if let Some(mut s) = s {
+                if let Some(s) = s {
+                    let mut s = vote::blend(&s, &votes[i], cfg.knn_weight, plan.pool.labels[i]);
                     s.forgetting = forgetting[i];
                     ids.push(plan.pool.ids[i]);
                     labels.push(plan.pool.labels[i]);
@@ -400,7 +421,13 @@ pub fn run(
             });
             let (embeddings, neighbours) = match models.first() {
                 Some(m) if ids.len() == n => {
-                    let o = score::outputs(m, &plan.pool, device, 256, true)?;
+                    let (features, dims) = match first_features {
+                        Some(fd) => fd,
+                        None => {
+                            let o = score::outputs(m, &plan.pool, device, 256, true)?;
+                            (o.features, o.dims)
+                        }
+                    };
                     let u = if plan.unlabelled.is_empty() {
                         Vec::new()
                     } else {
@@ -408,11 +435,11 @@ pub fn run(
                     };
                     embedded(
                         &[
-                            Group::labelled(&plan.pool, &o.features),
+                            Group::labelled(&plan.pool, &features),
                             Group::unlabelled(&plan.unlabelled, &u),
                         ],
                         n + pseudo.len(),
-                        o.dims,
+                        dims,
                         on,
                     )
                 }

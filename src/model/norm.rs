@@ -1,0 +1,515 @@
+//! Training-mode BatchNorm as one fused operation on the CPU backend.
+//!
+//! Burn 0.22 records training BatchNorm as one autodiff node, but the CPU backend (flex) runs
+//! the backend's generic `batch_norm_train` and `batch_norm_train_backward`: about eight
+//! whole-tensor passes forward and fifteen backward, several of them copies made by
+//! `swap_dims` + `reshape`. Here both directions are two passes over the activation, per
+//! channel statistics in parallel over channels and the elementwise part in parallel over
+//! planes, through Burn's backend-extension mechanism (`#[backend_extension]`): a `Flex`
+//! implementation of the kernels and an `Autodiff` implementation that records one node
+//! whose backward calls the fused backward kernel. Same formulas, same running statistics
+//! (biased batch variance, as Burn's), gradient-checked against Burn's path in the tests.
+//!
+//! Written so it could go upstream: the two kernels are what `burn-flex` would put behind
+//! its `ModuleOps::batch_norm_train{,_backward}`, which would make this module unnecessary.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Autodiff, Backend, Flex};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn_flex::FlexTensor;
+
+/// A fused training BatchNorm: `(output, batch mean, biased batch variance)`, and its
+/// gradients `(input, gamma, beta)` given the output's.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedNorm: Backend {
+    fn fused_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train(x, gamma, beta, epsilon);
+        (r.output, r.mean, r.variance)
+    }
+
+    fn fused_norm_train_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        output_grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+        (r.x_grad, r.gamma_grad, r.beta_grad)
+    }
+}
+
+/// Training BatchNorm of `x` (`[batch, channels, h, w]`) through `bn`, updating its running
+/// statistics as `BatchNorm::forward` does; fused on the CPU backend, Burn's own elsewhere
+/// (wgpu, inference, a frozen layer).
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let device = x.device();
+    if !(x.is_autodiff() && bn.training.is_enabled() && is_flex(&device)) {
+        return bn.forward(x);
+    }
+    let (y, mean, var) = <burn::backend::Dispatch as FusedNorm>::fused_norm_train(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+    );
+    let mean = Tensor::<1>::from_dispatch(mean).detach();
+    let var = Tensor::<1>::from_dispatch(var).detach();
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean
+        .update((running_mean.mul_scalar(1.0 - m) + mean.mul_scalar(m)).detach());
+    bn.running_var
+        .update((running_var.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
+    Tensor::from_dispatch(y)
+}
+
+fn is_flex(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
+impl FusedNorm for Flex {
+    fn fused_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if x.dtype() != DType::F32 {
+            let r = Self::batch_norm_train(x, gamma, beta, epsilon);
+            return (r.output, r.mean, r.variance);
+        }
+        #[cfg(test)]
+        tests::FUSED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (n, c, plane) = planes(&x);
+        let (x, gamma, beta) = (dense(x), dense(gamma), dense(beta));
+        let (y, mean, var) =
+            kernels::forward(f32s(&x), n, c, plane, f32s(&gamma), f32s(&beta), epsilon);
+        (
+            tensor(y, x.layout().shape().to_vec()),
+            tensor(mean, vec![c]),
+            tensor(var, vec![c]),
+        )
+    }
+
+    fn fused_norm_train_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        output_grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if x.dtype() != DType::F32 {
+            let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+            return (r.x_grad, r.gamma_grad, r.beta_grad);
+        }
+        let (n, c, plane) = planes(&x);
+        let (x, gamma, mean, variance, dy) = (
+            dense(x),
+            dense(gamma),
+            dense(mean),
+            dense(variance),
+            dense(output_grad),
+        );
+        let (dx, dgamma, dbeta) = kernels::backward(
+            f32s(&x),
+            f32s(&dy),
+            n,
+            c,
+            plane,
+            f32s(&gamma),
+            f32s(&mean),
+            f32s(&variance),
+            epsilon,
+        );
+        (
+            tensor(dx, x.layout().shape().to_vec()),
+            tensor(dgamma, vec![c]),
+            tensor(dbeta, vec![c]),
+        )
+    }
+}
+
+/// `(batch, channels, elements per plane)` of an activation `[batch, channels, ...]`.
+fn planes(x: &FlexTensor) -> (usize, usize, usize) {
+    let dims = x.layout().shape().to_vec();
+    let (n, c) = (dims[0], dims[1]);
+    (n, c, dims[2..].iter().product())
+}
+
+fn dense(t: FlexTensor) -> FlexTensor {
+    match t.as_slice::<f32>() {
+        Some(_) => t,
+        None => t.to_contiguous(),
+    }
+}
+
+fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("dense f32 tensor")
+}
+
+fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// The autodiff node: the forward kernel now, the backward kernel when gradients flow back.
+/// Autodiff's tensor (its type is not exported by name).
+type AutodiffTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+
+impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
+    fn fused_norm_train(
+        x: AutodiffTensor<B, C>,
+        gamma: AutodiffTensor<B, C>,
+        beta: AutodiffTensor<B, C>,
+        epsilon: f64,
+    ) -> (
+        AutodiffTensor<B, C>,
+        AutodiffTensor<B, C>,
+        AutodiffTensor<B, C>,
+    ) {
+        #[derive(Debug)]
+        struct FusedNormBackward;
+
+        impl<B: FusedNorm> Backward<B, 3> for FusedNormBackward {
+            // Input and gamma checkpointed; the batch statistics as the forward computed them.
+            type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_state, gamma_state, mean, variance, epsilon) = ops.state;
+                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+                let gamma = checkpointer.retrieve_node_output::<FloatTensor<B>>(gamma_state);
+                let (dx, dgamma, dbeta) =
+                    B::fused_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_gamma {
+                    grads.register::<B>(node.id, dgamma);
+                }
+                if let Some(node) = node_beta {
+                    grads.register::<B>(node.id, dbeta);
+                }
+            }
+        }
+
+        match FusedNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let (y, mean, var) = B::fused_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                let state = (x_state, gamma_state, mean.clone(), var.clone(), epsilon);
+                let y = prep.finish(state, y);
+                (
+                    y,
+                    AutodiffTensor::<B, C>::new(mean),
+                    AutodiffTensor::<B, C>::new(var),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, var) = B::fused_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                (
+                    prep.finish(y),
+                    AutodiffTensor::<B, C>::new(mean),
+                    AutodiffTensor::<B, C>::new(var),
+                )
+            }
+        }
+    }
+}
+
+/// The two kernels on plain slices, NCHW-contiguous. Statistics accumulate per plane in f32
+/// (eight lanes, so they vectorise) and across planes in f64.
+mod kernels {
+    use rayon::prelude::*;
+
+    /// Planes handed to one rayon task at least (planes can be 64 values).
+    const MIN_PLANES: usize = 32;
+
+    fn sum(p: &[f32]) -> f32 {
+        let mut acc = [0f32; 8];
+        let chunks = p.chunks_exact(8);
+        let rest: f32 = chunks.remainder().iter().sum();
+        for ch in chunks {
+            for k in 0..8 {
+                acc[k] += ch[k];
+            }
+        }
+        acc.iter().sum::<f32>() + rest
+    }
+
+    fn sum_sq_dev(p: &[f32], m: f32) -> f32 {
+        let mut acc = [0f32; 8];
+        let chunks = p.chunks_exact(8);
+        let rest: f32 = chunks.remainder().iter().map(|&v| (v - m) * (v - m)).sum();
+        for ch in chunks {
+            for k in 0..8 {
+                let d = ch[k] - m;
+                acc[k] += d * d;
+            }
+        }
+        acc.iter().sum::<f32>() + rest
+    }
+
+    fn sum_prod_dev(dy: &[f32], x: &[f32], m: f32) -> f32 {
+        let mut acc = [0f32; 8];
+        let (a, b) = (dy.chunks_exact(8), x.chunks_exact(8));
+        let rest: f32 = a
+            .remainder()
+            .iter()
+            .zip(b.remainder())
+            .map(|(&g, &v)| g * (v - m))
+            .sum();
+        for (g, v) in a.zip(b) {
+            for k in 0..8 {
+                acc[k] += g[k] * (v[k] - m);
+            }
+        }
+        acc.iter().sum::<f32>() + rest
+    }
+
+    /// `out[i] = a·x[i] + b` for every plane, with `(a, b)` of the plane's channel.
+    fn affine_planes(out: &mut [f32], x: &[f32], c: usize, plane: usize, ab: &[(f32, f32)]) {
+        out.par_chunks_mut(plane)
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .with_min_len(MIN_PLANES)
+            .for_each(|(i, (o, v))| {
+                let (a, b) = ab[i % c];
+                for (o, &v) in o.iter_mut().zip(v) {
+                    *o = a * v + b;
+                }
+            });
+    }
+
+    /// Per channel, `f` summed over the channel's planes of `x` (and `y`), in f64.
+    fn per_channel(
+        n: usize,
+        c: usize,
+        plane: usize,
+        f: impl Fn(usize, std::ops::Range<usize>) -> f32 + Sync,
+    ) -> Vec<f64> {
+        (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                (0..n)
+                    .map(|b| {
+                        let start = (b * c + ch) * plane;
+                        f(ch, start..start + plane) as f64
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// `(y, mean, biased variance)`.
+    pub fn forward(
+        x: &[f32],
+        n: usize,
+        c: usize,
+        plane: usize,
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f64,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let count = (n * plane) as f64;
+        let mean: Vec<f32> = per_channel(n, c, plane, |_, r| sum(&x[r]))
+            .into_iter()
+            .map(|s| (s / count) as f32)
+            .collect();
+        let var: Vec<f32> = per_channel(n, c, plane, |ch, r| sum_sq_dev(&x[r], mean[ch]))
+            .into_iter()
+            .map(|s| (s / count) as f32)
+            .collect();
+        let ab: Vec<(f32, f32)> = (0..c)
+            .map(|ch| {
+                let a = gamma[ch] as f64 / (var[ch] as f64 + eps).sqrt();
+                (a as f32, (beta[ch] as f64 - mean[ch] as f64 * a) as f32)
+            })
+            .collect();
+        let mut y = vec![0f32; x.len()];
+        affine_planes(&mut y, x, c, plane, &ab);
+        (y, mean, var)
+    }
+
+    /// `(dx, dgamma, dbeta)` for `y = γ·(x − μ)/σ + β` with batch statistics μ, σ² = var + ε:
+    /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/M − x̂·dγ/M), M = values per channel.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        x: &[f32],
+        dy: &[f32],
+        n: usize,
+        c: usize,
+        plane: usize,
+        gamma: &[f32],
+        mean: &[f32],
+        var: &[f32],
+        eps: f64,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let count = (n * plane) as f64;
+        let dbeta = per_channel(n, c, plane, |_, r| sum(&dy[r.clone()]));
+        let dxc = per_channel(n, c, plane, |ch, r| {
+            sum_prod_dev(&dy[r.clone()], &x[r], mean[ch])
+        });
+        let mut k = Vec::with_capacity(c);
+        let (mut dgamma, mut dbeta32) = (Vec::with_capacity(c), Vec::with_capacity(c));
+        for ch in 0..c {
+            let inv = 1.0 / (var[ch] as f64 + eps).sqrt();
+            let dg = dxc[ch] * inv;
+            let scale = gamma[ch] as f64 * inv;
+            // dx = scale·dy + kx·x + k0
+            let kx = -scale * inv * dg / count;
+            let k0 = -scale * dbeta[ch] / count - kx * mean[ch] as f64;
+            k.push((scale as f32, kx as f32, k0 as f32));
+            dgamma.push(dg as f32);
+            dbeta32.push(dbeta[ch] as f32);
+        }
+        let mut dx = vec![0f32; x.len()];
+        dx.par_chunks_mut(plane)
+            .zip(dy.par_chunks(plane).zip(x.par_chunks(plane)))
+            .enumerate()
+            .with_min_len(MIN_PLANES)
+            .for_each(|(i, (o, (g, v)))| {
+                let (s, kx, k0) = k[i % c];
+                for ((o, &g), &v) in o.iter_mut().zip(g).zip(v) {
+                    *o = s * g + kx * v + k0;
+                }
+            });
+        (dx, dgamma, dbeta32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::Distribution;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Calls of the CPU kernel, so a test can tell the fused path ran.
+    pub(super) static FUSED_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn close(a: &Tensor<1>, b: &Tensor<1>, tol: f32, what: &str) {
+        let a: Vec<f32> = a.to_data().try_to_vec::<f32>().unwrap();
+        let b: Vec<f32> = b.to_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+            .fold(0f32, f32::max);
+        assert!(worst < tol, "{what}: worst relative error {worst}");
+    }
+
+    /// The fused node gives Burn's outputs, gradients (input, gamma, beta) and running
+    /// statistics, on a shape with odd plane sizes (a remainder after eight lanes).
+    #[test]
+    fn fused_batch_norm_matches_burns() {
+        let device = Device::flex().autodiff();
+        burn::tensor::Tensor::<1>::zeros([1], &device); // device initialised
+        device.seed(11);
+        let shape = [5, 6, 7, 3];
+        let input = Tensor::<4>::random(shape, Distribution::Normal(0.3, 2.0), &device);
+        let weight = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let gamma = Tensor::<1>::random([6], Distribution::Normal(1.0, 0.5), &device);
+        let mut runs = Vec::new();
+        for fused in [false, true] {
+            let bn = BatchNormConfig::new(6).init(&device);
+            let gamma = gamma.clone().detach();
+            let bn = BatchNorm {
+                gamma: burn::module::Param::from_tensor(gamma.clone()),
+                beta: burn::module::Param::from_tensor(gamma.clone() * 0.3 - 0.1),
+                ..bn
+            };
+            let x = input.clone().detach().require_grad();
+            let y = if fused {
+                let before = FUSED_CALLS.load(Ordering::SeqCst);
+                let y = batch_norm(&bn, x.clone());
+                assert!(
+                    FUSED_CALLS.load(Ordering::SeqCst) > before,
+                    "the fused kernel ran"
+                );
+                y
+            } else {
+                bn.forward(x.clone())
+            };
+            // A loss whose gradient is not uniform, so every term of dx matters.
+            let loss = (y.clone() * weight.clone()).sum();
+            let grads = loss.backward();
+            let dx = x.grad(&grads).unwrap();
+            let dg = bn.gamma.val().grad(&grads).unwrap();
+            let db = bn.beta.val().grad(&grads).unwrap();
+            runs.push((
+                y.inner().flatten::<1>(0, 3),
+                dx.flatten::<1>(0, 3),
+                dg,
+                db,
+                bn.running_mean.value().inner(),
+                bn.running_var.value().inner(),
+            ));
+        }
+        let (a, b) = (&runs[0], &runs[1]);
+        close(&b.0, &a.0, 1e-5, "output");
+        close(&b.1, &a.1, 1e-4, "input gradient");
+        close(&b.2, &a.2, 1e-4, "gamma gradient");
+        close(&b.3, &a.3, 1e-4, "beta gradient");
+        close(&b.4, &a.4, 1e-6, "running mean");
+        close(&b.5, &a.5, 1e-6, "running variance");
+    }
+
+    #[test]
+    fn inference_and_frozen_layers_keep_burns_path() {
+        let device = Device::flex();
+        assert!(is_flex(&device) && is_flex(&device.clone().autodiff()));
+        let bn = BatchNormConfig::new(2).init(&device);
+        let x = Tensor::<4>::ones([1, 2, 2, 2], &device);
+        let y = batch_norm(&bn, x);
+        // Running statistics at init (mean 0, var 1): y ≈ x.
+        let v: Vec<f32> = y.to_data().try_to_vec::<f32>().unwrap();
+        assert!(v.iter().all(|&v| (v - 1.0).abs() < 1e-3), "{v:?}");
+    }
+
+    #[test]
+    fn kernels_handle_a_single_plane_value() {
+        let (y, m, v) = kernels::forward(&[1.0, 3.0], 2, 1, 1, &[2.0], &[0.5], 0.0);
+        assert_eq!(m, vec![2.0]);
+        assert_eq!(v, vec![1.0]);
+        assert_eq!(y, vec![-1.5, 2.5]);
+        let _ = rayon::current_num_threads();
+    }
+}
