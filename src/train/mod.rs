@@ -396,7 +396,14 @@ pub fn run(
                         models.len()
                     ),
                 });
-                let v = vote::votes(&models, &plan.pool, &fold_of, tc.model.classes, device)?;
+                let v = vote::votes(
+                    &models,
+                    &plan.pool,
+                    &fold_of,
+                    tc.model.classes,
+                    device,
+                    cancel,
+                )?;
                 (v.votes, Some((v.features, v.dims)))
             } else {
                 (vec![Vec::new(); n], None)

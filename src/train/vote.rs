@@ -16,6 +16,7 @@ use super::TrainError;
 use crate::feature::knn;
 use crate::model::Classifier;
 use burn::tensor::Device;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The default weight of the neighbours' vote (the model's probabilities get the rest).
 pub const WEIGHT: f32 = 0.5;
@@ -37,11 +38,15 @@ pub fn votes(
     fold_of: &[usize],
     classes: usize,
     device: &Device,
+    cancel: &AtomicBool,
 ) -> Result<Votes, TrainError> {
     let n = pool.len();
     let mut votes = vec![Vec::new(); n];
     let mut first = (Vec::new(), 0);
     for (f, model) in models.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TrainError::Cancelled);
+        }
         let out = score::outputs(model, pool, device, 256, true)?;
         let d = out.dims;
         // Held-out rows first, so they are the queries; every pool sample is a neighbour.
