@@ -18,7 +18,6 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Flex};
 use burn::nn::BatchNorm;
@@ -35,8 +34,7 @@ pub trait FusedNorm: Backend {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-        (r.output, r.mean, r.variance)
+        burns_forward::<Self>(x, gamma, beta, epsilon)
     }
 
     fn fused_norm_train_backward(
@@ -47,9 +45,33 @@ pub trait FusedNorm: Backend {
         epsilon: f64,
         output_grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
-        (r.x_grad, r.gamma_grad, r.beta_grad)
+        burns_backward::<Self>(x, gamma, mean, variance, epsilon, output_grad)
     }
+}
+
+/// Burn's own training BatchNorm on backend `B` (the trait's default, and flex's for
+/// non-f32 tensors).
+fn burns_forward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    epsilon: f64,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let r = B::batch_norm_train(x, gamma, beta, epsilon);
+    (r.output, r.mean, r.variance)
+}
+
+/// Burn's own gradients of `burns_forward`.
+fn burns_backward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    variance: FloatTensor<B>,
+    epsilon: f64,
+    output_grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let r = B::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+    (r.x_grad, r.gamma_grad, r.beta_grad)
 }
 
 /// Training BatchNorm of `x` (`[batch, channels, h, w]`) through `bn`, updating its running
@@ -90,8 +112,7 @@ impl FusedNorm for Flex {
         epsilon: f64,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         if x.dtype() != DType::F32 {
-            let r = Self::batch_norm_train(x, gamma, beta, epsilon);
-            return (r.output, r.mean, r.variance);
+            return burns_forward::<Self>(x, gamma, beta, epsilon);
         }
         #[cfg(test)]
         tests::FUSED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -115,8 +136,7 @@ impl FusedNorm for Flex {
         output_grad: FlexTensor,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         if x.dtype() != DType::F32 {
-            let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
-            return (r.x_grad, r.gamma_grad, r.beta_grad);
+            return burns_backward::<Self>(x, gamma, mean, variance, epsilon, output_grad);
         }
         let (n, c, plane) = planes(&x);
         let (x, gamma, mean, variance, dy) = (
@@ -286,21 +306,22 @@ mod kernels {
         acc.iter().sum::<f32>() + rest
     }
 
-    fn sum_prod_dev(dy: &[f32], x: &[f32], m: f32) -> f32 {
-        let mut acc = [0f32; 8];
-        let (a, b) = (dy.chunks_exact(8), x.chunks_exact(8));
-        let rest: f32 = a
-            .remainder()
-            .iter()
-            .zip(b.remainder())
-            .map(|(&g, &v)| g * (v - m))
-            .sum();
-        for (g, v) in a.zip(b) {
+    /// `[Σ dy, Σ dy·(x − m)]` in one pass.
+    fn sums_dy(dy: &[f32], x: &[f32], m: f32) -> [f32; 2] {
+        let (mut a8, mut b8) = ([0f32; 8], [0f32; 8]);
+        let (g8, v8) = (dy.chunks_exact(8), x.chunks_exact(8));
+        let (mut ra, mut rb) = (0f32, 0f32);
+        for (&g, &v) in g8.remainder().iter().zip(v8.remainder()) {
+            ra += g;
+            rb += g * (v - m);
+        }
+        for (g, v) in g8.zip(v8) {
             for k in 0..8 {
-                acc[k] += g[k] * (v[k] - m);
+                a8[k] += g[k];
+                b8[k] += g[k] * (v[k] - m);
             }
         }
-        acc.iter().sum::<f32>() + rest
+        [a8.iter().sum::<f32>() + ra, b8.iter().sum::<f32>() + rb]
     }
 
     /// `out[i] = a·x[i] + b` for every plane, with `(a, b)` of the plane's channel.
@@ -317,22 +338,24 @@ mod kernels {
             });
     }
 
-    /// Per channel, `f` summed over the channel's planes of `x` (and `y`), in f64.
-    fn per_channel(
+    /// Per channel, the `K` figures of `f` summed over the channel's planes, in f64.
+    fn per_channel<const K: usize>(
         n: usize,
         c: usize,
         plane: usize,
-        f: impl Fn(usize, std::ops::Range<usize>) -> f32 + Sync,
-    ) -> Vec<f64> {
+        f: impl Fn(usize, std::ops::Range<usize>) -> [f32; K] + Sync,
+    ) -> Vec<[f64; K]> {
         (0..c)
             .into_par_iter()
             .map(|ch| {
-                (0..n)
-                    .map(|b| {
-                        let start = (b * c + ch) * plane;
-                        f(ch, start..start + plane) as f64
-                    })
-                    .sum()
+                let mut total = [0f64; K];
+                for b in 0..n {
+                    let start = (b * c + ch) * plane;
+                    for (t, v) in total.iter_mut().zip(f(ch, start..start + plane)) {
+                        *t += v as f64;
+                    }
+                }
+                total
             })
             .collect()
     }
@@ -348,13 +371,13 @@ mod kernels {
         eps: f64,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let count = (n * plane) as f64;
-        let mean: Vec<f32> = per_channel(n, c, plane, |_, r| sum(&x[r]))
+        let mean: Vec<f32> = per_channel(n, c, plane, |_, r| [sum(&x[r])])
             .into_iter()
-            .map(|s| (s / count) as f32)
+            .map(|[s]| (s / count) as f32)
             .collect();
-        let var: Vec<f32> = per_channel(n, c, plane, |ch, r| sum_sq_dev(&x[r], mean[ch]))
+        let var: Vec<f32> = per_channel(n, c, plane, |ch, r| [sum_sq_dev(&x[r], mean[ch])])
             .into_iter()
-            .map(|s| (s / count) as f32)
+            .map(|[s]| (s / count) as f32)
             .collect();
         let ab: Vec<(f32, f32)> = (0..c)
             .map(|ch| {
@@ -382,22 +405,21 @@ mod kernels {
         eps: f64,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let count = (n * plane) as f64;
-        let dbeta = per_channel(n, c, plane, |_, r| sum(&dy[r.clone()]));
-        let dxc = per_channel(n, c, plane, |ch, r| {
-            sum_prod_dev(&dy[r.clone()], &x[r], mean[ch])
+        let sums = per_channel(n, c, plane, |ch, r| {
+            sums_dy(&dy[r.clone()], &x[r], mean[ch])
         });
         let mut k = Vec::with_capacity(c);
         let (mut dgamma, mut dbeta32) = (Vec::with_capacity(c), Vec::with_capacity(c));
-        for ch in 0..c {
+        for (ch, &[dbeta, dxc]) in sums.iter().enumerate() {
             let inv = 1.0 / (var[ch] as f64 + eps).sqrt();
-            let dg = dxc[ch] * inv;
+            let dg = dxc * inv;
             let scale = gamma[ch] as f64 * inv;
             // dx = scale·dy + kx·x + k0
             let kx = -scale * inv * dg / count;
-            let k0 = -scale * dbeta[ch] / count - kx * mean[ch] as f64;
+            let k0 = -scale * dbeta / count - kx * mean[ch] as f64;
             k.push((scale as f32, kx as f32, k0 as f32));
             dgamma.push(dg as f32);
-            dbeta32.push(dbeta[ch] as f32);
+            dbeta32.push(dbeta as f32);
         }
         let mut dx = vec![0f32; x.len()];
         dx.par_chunks_mut(plane)
