@@ -147,7 +147,7 @@ fn main() {
     );
     // Each image at half its side, for the second check (`verify::same_picture`).
     let small: Vec<Vec<u8>> = gray.iter().map(|g| verify::halved(g, side)).collect();
-    verification_table(&samples, &gray, &small, side, &truth);
+    verification_table(&samples, &gray, side, &truth);
     union_table(&samples, &gray, &small, side, &truth);
     drop(s);
 
@@ -195,13 +195,12 @@ fn main() {
 }
 
 /// How the pixel check separates true copies from look-alikes among the default candidates
-/// (radius, 8 nearest): similarity at the store's side and at half of it (`verify::halved`)
-/// per kind of copy, and the recall/precision of "full ≥ a or half ≥ b" rules (the default,
-/// `verify::same_picture`, is a = b = 0.97 from 64 px up).
+/// (radius, 8 nearest by each hash): per kind of copy, the similarity and the difference
+/// relative to the pictures' detail (`verify::Rule`) at the store's side and at half of it;
+/// then the recall/precision of rules around the default (`verify::same_picture`).
 fn verification_table(
     samples: &[thresh::store::Sample],
     gray: &[Vec<u8>],
-    small: &[Vec<u8>],
     side: usize,
     truth: &quality::Truth,
 ) {
@@ -214,8 +213,13 @@ fn verification_table(
         })
         .unzip();
     let c = dedup::candidates(&pixel, &[&centred, &plain], dedup::DEFAULT_RADIUS);
+    let pictures: Vec<verify::Picture> = gray
+        .par_iter()
+        .map(|g| verify::Picture::new(g.clone(), side))
+        .collect();
     let path = |i: usize| samples[i].sources[0].path.as_str();
-    let rows: Vec<(usize, usize, f32, f32, bool, String)> = c
+    // (a, b, [(similarity, relative) per scale], truly one picture, kind)
+    let rows: Vec<Row> = c
         .near
         .par_iter()
         .map(|&(a, b, _)| {
@@ -232,66 +236,130 @@ fn verification_table(
             (
                 a,
                 b,
-                verify::similarity(&gray[a], &gray[b], side),
-                verify::similarity(&small[a], &small[b], side / 2),
+                pictures[a].measures(&pictures[b]).collect(),
                 same,
                 kind,
             )
         })
         .collect();
+    if let Some(dir) = std::env::var_os("THRESH_BENCH_DUMP").map(PathBuf::from) {
+        dump(&dir, gray, side, &rows);
+    }
     println!(
-        "## pixel check of the {} default candidate pairs: similarity at the side / at half of it",
+        "## pixel check of the {} default candidate pairs: similarity / relative difference, at the side and at half of it",
         rows.len(),
     );
-    let mut kinds: Vec<String> = rows.iter().map(|r| r.5.clone()).collect();
+    let mut kinds: Vec<String> = rows.iter().map(|r| r.4.clone()).collect();
     kinds.sort();
     kinds.dedup();
     let q = |v: &mut Vec<f32>, f: f64| {
         v.sort_by(f32::total_cmp);
-        v[((v.len() - 1) as f64 * f).round() as usize]
+        v.get(((v.len().max(1) - 1) as f64 * f).round() as usize)
+            .copied()
+            .unwrap_or(f32::NAN)
     };
     println!(
-        "{:<22} {:>6} {:>13} {:>13} {:>13}",
-        "pairs", "count", "min", "median", "max"
+        "{:<22} {:>6} {:>5} {:>13} {:>13} {:>13}",
+        "pairs", "count", "scale", "min", "median", "max"
     );
     for k in &kinds {
-        let (mut full, mut halfs): (Vec<f32>, Vec<f32>) = rows
-            .iter()
-            .filter(|r| &r.5 == k)
-            .map(|r| (r.2, r.3))
-            .unzip();
-        println!(
-            "{:<22} {:>6} {:>6.3}/{:<6.3} {:>6.3}/{:<6.3} {:>6.3}/{:<6.3}",
-            k,
-            full.len(),
-            q(&mut full, 0.0),
-            q(&mut halfs, 0.0),
-            q(&mut full, 0.5),
-            q(&mut halfs, 0.5),
-            q(&mut full, 1.0),
-            q(&mut halfs, 1.0)
-        );
-    }
-    println!(
-        "{:>6} {:>6} {:>8} {:>9} {:>7}",
-        "full", "half", "recall", "precision", "flagged"
-    );
-    for a in [0.95f32, 0.96, 0.97, 0.98] {
-        for b in [0.97f32, 0.98, 0.985, 0.99, 1.01] {
-            let pairs = c.same_pixels.iter().copied().chain(
-                rows.iter()
-                    .filter(|r| r.2 >= a || r.3 >= b)
-                    .map(|r| (r.0, r.1)),
-            );
-            let groups = dedup::components(samples.len(), pairs);
-            let m = quality::measure(truth, samples, &groups);
+        let of_kind: Vec<&Vec<(f32, f32)>> =
+            rows.iter().filter(|r| &r.4 == k).map(|r| &r.2).collect();
+        for (scale, name) in ["side", "half"].iter().enumerate() {
+            let (mut sim, mut rel): (Vec<f32>, Vec<f32>) =
+                of_kind.iter().filter_map(|m| m.get(scale)).copied().unzip();
+            if sim.is_empty() {
+                continue;
+            }
             println!(
-                "{a:>6.3} {b:>6.3} {:>8.3} {:>9.3} {:>7}",
-                m.near_recall, m.precision, m.flagged
+                "{:<22} {:>6} {:>5} {:>6.3}/{:<6.3} {:>6.3}/{:<6.3} {:>6.3}/{:<6.3}",
+                k,
+                sim.len(),
+                name,
+                q(&mut sim, 0.0),
+                q(&mut rel, 1.0),
+                q(&mut sim, 0.5),
+                q(&mut rel, 0.5),
+                q(&mut sim, 1.0),
+                q(&mut rel, 0.0)
             );
         }
     }
+    println!("(relative difference: max under min, min under max)");
+    println!(
+        "{:>7} {:>7} {:>5} {:>8} {:>9} {:>7}  by kind",
+        "min_sim", "max_rel", "sure", "recall", "precision", "flagged"
+    );
+    let default = verify::Rule::new(verify::DEFAULT_MIN_SIMILARITY);
+    for min_similarity in [0.95f32, 0.96, 0.97, 0.98, 0.99] {
+        for max_relative in [0.2f32, 0.3, 0.4, f32::INFINITY] {
+            for sure_relative in [-1.0f32, default.sure_relative] {
+                let rule = verify::Rule {
+                    min_similarity,
+                    max_relative,
+                    sure_relative,
+                };
+                let pairs = c.same_pixels.iter().copied().chain(
+                    rows.iter()
+                        .filter(|r| r.2.iter().any(|&(s, rel)| rule.accepts(s, rel)))
+                        .map(|r| (r.0, r.1)),
+                );
+                let groups = dedup::components(samples.len(), pairs);
+                let m = quality::measure(truth, samples, &groups);
+                println!(
+                    "{min_similarity:>7.2} {max_relative:>7.2} {:>5} {:>8.3} {:>9.3} {:>7}  {}{}",
+                    if sure_relative < 0.0 { "no" } else { "yes" },
+                    m.near_recall,
+                    m.precision,
+                    m.flagged,
+                    found_by_kind(&m),
+                    if rule == default { "  (default)" } else { "" }
+                );
+            }
+        }
+    }
     println!();
+}
+
+/// Found/total per kind of near copy, short.
+fn found_by_kind(m: &quality::Quality) -> String {
+    m.near_by_kind
+        .iter()
+        .map(|(k, (f, t))| format!("{} {f}/{t}", k.trim_start_matches("near_dup_")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writes the gray pixels (`pixels.u8`, one image after another) and the candidate pairs
+/// with their similarities and truth (`pairs.csv`) to `dir`, to study the pixel check
+/// outside the bench (`THRESH_BENCH_DUMP=DIR`).
+type Row = (usize, usize, Vec<(f32, f32)>, bool, String);
+
+fn dump(dir: &Path, gray: &[Vec<u8>], side: usize, rows: &[Row]) {
+    std::fs::create_dir_all(dir).expect("dump dir");
+    let flat: Vec<u8> = gray
+        .iter()
+        .flat_map(|g| {
+            let mut g = g.clone();
+            g.resize(side * side, 0);
+            g
+        })
+        .collect();
+    std::fs::write(dir.join("pixels.u8"), flat).expect("dump pixels");
+    let mut csv = format!("side,{side}\na,b,full,half,same,kind\n");
+    for r in rows {
+        let at = |scale: usize| r.2.get(scale).map_or(f32::NAN, |m| m.0);
+        csv += &format!(
+            "{},{},{},{},{},{}\n",
+            r.0,
+            r.1,
+            at(0),
+            at(1),
+            r.3 as u8,
+            r.4
+        );
+    }
+    std::fs::write(dir.join("pairs.csv"), csv).expect("dump pairs");
 }
 
 /// Candidates from the default hash alone and from its union with the plain DCT hash, checked
@@ -347,17 +415,12 @@ fn union_table(
                 );
                 let groups = dedup::components(samples.len(), pairs);
                 let m = quality::measure(truth, samples, &groups);
-                let kinds: Vec<String> = m
-                    .near_by_kind
-                    .iter()
-                    .map(|(k, (f, t))| format!("{} {f}/{t}", k.trim_start_matches("near_dup_")))
-                    .collect();
                 println!(
                     "{check:<11} {min:>6.2} {:>8.3} {:>9.3} {:>7}  {}",
                     m.near_recall,
                     m.precision,
                     m.flagged,
-                    kinds.join(", ")
+                    found_by_kind(&m)
                 );
             }
         }

@@ -159,19 +159,24 @@ pub fn group_indices(
     side: usize,
 ) -> Vec<Vec<usize>> {
     let c = candidates(pixel_hash, phash, params.radius);
-    let images = fetch(&c.near, &|i| Ok(gray(i))).expect("infallible");
-    link(pixel_hash.len(), c, params.min_similarity, &images, side)
+    let images = fetch(&c.near, side, &|i| Ok(gray(i))).expect("infallible");
+    link(pixel_hash.len(), c, params.min_similarity, &images)
 }
 
-/// The gray pixels of every sample named by a candidate pair.
+/// Every sample named by a candidate pair, from its gray pixels (`side` x `side`), ready
+/// for the pixel check.
 fn fetch(
     near: &[(usize, usize, u32)],
+    side: usize,
     gray: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
-) -> Result<HashMap<usize, Vec<u8>>> {
+) -> Result<HashMap<usize, verify::Picture>> {
     let mut needed: Vec<usize> = near.iter().flat_map(|&(a, b, _)| [a, b]).collect();
     needed.sort_unstable();
     needed.dedup();
-    needed.par_iter().map(|&i| Ok((i, gray(i)?))).collect()
+    needed
+        .par_iter()
+        .map(|&i| Ok((i, verify::Picture::new(gray(i)?, side))))
+        .collect()
 }
 
 /// Union the identical-pixel pairs, then the candidate pairs whose pixels are similar enough.
@@ -183,8 +188,7 @@ fn link(
     n: usize,
     c: Candidates,
     min_similarity: f32,
-    images: &HashMap<usize, Vec<u8>>,
-    side: usize,
+    images: &HashMap<usize, verify::Picture>,
 ) -> Vec<Vec<usize>> {
     let mut uf = UnionFind::new(n);
     for (a, b) in c.same_pixels {
@@ -200,7 +204,7 @@ fn link(
             .collect();
         let verified: Vec<(usize, usize)> = todo
             .into_par_iter()
-            .filter(|&(a, b)| verify::same_picture(&images[&a], &images[&b], side, min_similarity))
+            .filter(|&(a, b)| verify::same_picture(&images[&a], &images[&b], min_similarity))
             .collect();
         for (a, b) in verified {
             uf.union(a as u32, b as u32);
@@ -288,13 +292,13 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
     let c = candidates(&pixel, &[&centred, &plain], params.radius);
     drop((centred, plain));
     // Load the pixels of the stage-3 candidates only.
-    let images = fetch(&c.near, &|i| {
+    let images = fetch(&c.near, side, &|i| {
         let px = store
             .pixels(&all[i].id)?
             .with_context(|| format!("pixels of sample {} are missing", all[i].id.short()))?;
         Ok(to_gray(&px, channels))
     })?;
-    let mut groups = link(all.len(), c, params.min_similarity, &images, side);
+    let mut groups = link(all.len(), c, params.min_similarity, &images);
     // A lone sample with several sources is a (stage 1) group of its own.
     let mut in_group = vec![false; all.len()];
     for g in &groups {

@@ -5,6 +5,20 @@
 //! whole-pixel offsets of up to one pixel. Re-encodes, brightness changes and small shifts
 //! of one drawing stay near 1; distinct drawings fall below the threshold.
 //!
+//! How near 1 is near enough depends on the pictures. Smooth ones (scans of 8x8 digits
+//! upscaled, soft product shots) correlate highly with any look-alike — different scans of
+//! one digit by one writer reach 0.991 —, while a copy of a textured photograph may fall to
+//! 0.95 from re-encoding alone. So the difference of a pair, 1 − correlation, is also
+//! measured against the pictures' own detail: 1 − the correlation of a picture with itself
+//! moved by one pixel (of the rougher of the two). A copy differs from its original by
+//! less than a third of what a one-pixel move changes in it; a look-alike, by about that
+//! much or more (measured in README "Dedup": the smallest relative difference of a distinct
+//! pair in four benchmarks was 0.118, on the 32 px numerals; 0.32 on the real digits). A
+//! pair must pass both: the similarity threshold and the relative difference
+//! ([`MAX_RELATIVE`]); and one that differs by under a tenth of its detail
+//! ([`SURE_RELATIVE`]) is a copy even a little below the threshold — a brightness change
+//! clipped in some channels, a low-contrast picture's re-encoding.
+//!
 //! A copy that was downscaled (or heavily re-encoded) lost the fine detail its original
 //! still has, and that alone can take it below the threshold (0.81 for a textured colour
 //! image shrunk to three quarters). So a pair that fails at the store's side is checked
@@ -16,17 +30,102 @@
 /// 0.96 let 12 different drawings of plain numerals through on the numerals demo; 0.97 none.
 pub const DEFAULT_MIN_SIMILARITY: f32 = 0.97;
 
+/// The largest difference of a copy relative to its pictures' detail (see the module docs).
+pub const MAX_RELATIVE: f32 = 0.3;
+
+/// A relative difference under which a pair is a copy at up to [`SURE_SLACK`] below the
+/// similarity threshold.
+pub const SURE_RELATIVE: f32 = 0.1;
+
+/// How far below the similarity threshold a pair under [`SURE_RELATIVE`] may be.
+const SURE_SLACK: f32 = 0.1;
+
+/// The least detail a picture is taken to have: a nearly flat one (sky, a blank page)
+/// would otherwise make any re-encoding noise look large.
+const LEAST_DETAIL: f32 = 0.02;
+
 /// The smallest store side with a half-side check (which then runs at 32 px or more).
 const HALF_FROM: usize = 64;
 
-/// Whether `a` and `b` (gray, `side` x `side`) show one picture: `similarity` at least
-/// `min_similarity` at the store's side or, for stores of 64 px and more, at half of it.
-pub fn same_picture(a: &[u8], b: &[u8], side: usize, min_similarity: f32) -> bool {
-    similarity(a, b, side) >= min_similarity
-        || (side >= HALF_FROM
-            && a.len() == side * side
-            && b.len() == side * side
-            && similarity(&halved(a, side), &halved(b, side), side / 2) >= min_similarity)
+/// A gray picture ready for the check: its pixels at the store's side and, from 64 px up,
+/// at half of it, and its detail.
+pub struct Picture {
+    /// The store's side first, then half of it.
+    scales: Vec<(Vec<u8>, usize)>,
+    /// 1 − the correlation of the picture with itself moved by one pixel (mean of x and y),
+    /// at the store's side: the yardstick of a difference at either scale (at half the side
+    /// a move of one pixel is two of the store's, and look-alikes would pass under it).
+    detail: f32,
+}
+
+impl Picture {
+    /// `gray` is `side` x `side`; pixels of any other length (missing) match nothing.
+    pub fn new(gray: Vec<u8>, side: usize) -> Self {
+        if gray.len() != side * side || side < 3 {
+            return Picture {
+                scales: Vec::new(),
+                detail: 1.0,
+            };
+        }
+        let detail = 1.0
+            - (correlation(&gray, &gray, side, 1, 0) + correlation(&gray, &gray, side, 0, 1)) / 2.0;
+        let half = (side >= HALF_FROM).then(|| (halved(&gray, side), side / 2));
+        let mut scales = vec![(gray, side)];
+        scales.extend(half);
+        Picture { scales, detail }
+    }
+
+    /// The pixels at the store's side (empty when they were missing).
+    pub fn pixels(&self) -> &[u8] {
+        self.scales.first().map_or(&[], |s| &s.0)
+    }
+
+    /// Similarity and relative difference to `other` at each scale they share (the store's
+    /// side, then half of it): what `same_picture` decides on.
+    pub fn measures<'a>(&'a self, other: &'a Picture) -> impl Iterator<Item = (f32, f32)> + 'a {
+        let yardstick = self.detail.max(other.detail).max(LEAST_DETAIL);
+        self.scales
+            .iter()
+            .zip(&other.scales)
+            .map(move |((a, side), (b, _))| {
+                let r = similarity(a, b, *side);
+                (r, (1.0 - r) / yardstick)
+            })
+    }
+}
+
+/// What a pair must show to be one picture, at one scale (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rule {
+    pub min_similarity: f32,
+    /// The largest difference relative to the pictures' detail.
+    pub max_relative: f32,
+    /// A relative difference under which `min_similarity` − 0.1 is enough.
+    pub sure_relative: f32,
+}
+
+impl Rule {
+    /// The default rule at a similarity threshold.
+    pub fn new(min_similarity: f32) -> Self {
+        Rule {
+            min_similarity,
+            max_relative: MAX_RELATIVE,
+            sure_relative: SURE_RELATIVE,
+        }
+    }
+
+    /// Whether a pair of `similarity` and `relative` difference passes.
+    pub fn accepts(&self, similarity: f32, relative: f32) -> bool {
+        (similarity >= self.min_similarity && relative <= self.max_relative)
+            || (similarity >= self.min_similarity - SURE_SLACK && relative <= self.sure_relative)
+    }
+}
+
+/// Whether `a` and `b` show one picture by [`Rule::new`]`(min_similarity)`, at the store's
+/// side or, from 64 px up, at half of it.
+pub fn same_picture(a: &Picture, b: &Picture, min_similarity: f32) -> bool {
+    let rule = Rule::new(min_similarity);
+    a.measures(b).any(|(r, relative)| rule.accepts(r, relative))
 }
 
 /// `g` (`side` x `side`) box-filtered to half its side (an odd last row and column dropped).
@@ -156,16 +255,66 @@ mod tests {
         let sharp = textured(10, 4);
         let blurred = doubled(&halved(&sharp, 64), 32);
         assert!(similarity(&sharp, &blurred, 64) < 0.97);
-        assert!(same_picture(&sharp, &blurred, 64, 0.97));
+        let pic = |g: &[u8], side| Picture::new(g.to_vec(), side);
+        assert!(same_picture(&pic(&sharp, 64), &pic(&blurred, 64), 0.97));
         let wider = textured(10, 7);
-        assert!(!same_picture(&sharp, &wider, 64, 0.97));
-        assert!(!same_picture(&blurred, &wider, 64, 0.97));
+        assert!(!same_picture(&pic(&sharp, 64), &pic(&wider, 64), 0.97));
+        assert!(!same_picture(&pic(&blurred, 64), &pic(&wider, 64), 0.97));
         // The same at 32 px would pass at 16 px, but the check stops at 32.
         let small = halved(&sharp, 64);
         let small_blurred = doubled(&halved(&small, 32), 16);
         assert!(similarity(&small, &small_blurred, 32) < 0.97);
         assert!(similarity(&halved(&small, 32), &halved(&small_blurred, 32), 16) >= 0.97);
-        assert!(!same_picture(&small, &small_blurred, 32, 0.97));
+        assert!(!same_picture(
+            &pic(&small, 32),
+            &pic(&small_blurred, 32),
+            0.97
+        ));
+    }
+
+    /// A smooth 32 px picture: a large soft blob and a small one whose centre is at row `y`.
+    fn soft(y: f64) -> Vec<u8> {
+        (0..32 * 32)
+            .map(|i| {
+                let (x, row) = ((i % 32) as f64, (i / 32) as f64);
+                let blob = |cx: f64, cy: f64, s: f64, depth: f64| {
+                    depth * (-((x - cx).powi(2) + (row - cy).powi(2)) / (2.0 * s * s)).exp()
+                };
+                (200.0 - blob(14.0, 16.0, 6.0, 120.0) - blob(23.0, y, 3.0, 60.0)).round() as u8
+            })
+            .collect()
+    }
+
+    /// Smooth pictures correlate highly with any look-alike: one whose small blob sits three
+    /// pixels lower passes the similarity threshold, but differs by far more than a one-pixel
+    /// move changes either (the floor of the detail, here), so it is not a copy; a darker
+    /// copy is.
+    #[test]
+    fn smooth_look_alikes_are_refused_by_their_difference_relative_to_their_detail() {
+        let (a, look_alike) = (soft(9.0), soft(12.0));
+        assert!(similarity(&a, &look_alike, 32) >= DEFAULT_MIN_SIMILARITY);
+        let (pa, pl) = (Picture::new(a.clone(), 32), Picture::new(look_alike, 32));
+        let (_, relative) = pa.measures(&pl).next().expect("one scale at 32 px");
+        assert!(relative > MAX_RELATIVE, "{relative}");
+        assert!(!same_picture(&pa, &pl, DEFAULT_MIN_SIMILARITY));
+        let darker: Vec<u8> = a.iter().map(|&v| (v as f32 * 0.85).round() as u8).collect();
+        assert!(same_picture(
+            &pa,
+            &Picture::new(darker, 32),
+            DEFAULT_MIN_SIMILARITY
+        ));
+    }
+
+    /// A pair a little under the threshold is a copy when it differs by under a tenth of its
+    /// detail, and not when it differs by more.
+    #[test]
+    fn the_sure_tier_lowers_the_threshold_only_for_tiny_relative_differences() {
+        let rule = Rule::new(0.97);
+        assert!(rule.accepts(0.97, MAX_RELATIVE));
+        assert!(!rule.accepts(0.97, MAX_RELATIVE + 0.01));
+        assert!(rule.accepts(0.95, SURE_RELATIVE));
+        assert!(!rule.accepts(0.95, SURE_RELATIVE + 0.01));
+        assert!(!rule.accepts(0.97 - SURE_SLACK - 0.01, 0.0));
     }
 
     /// `g` (`side` x `side`) with every pixel repeated 2x2.
@@ -184,6 +333,9 @@ mod tests {
 
     #[test]
     fn missing_pixels_match_nothing() {
+        let whole = Picture::new(bar(10, 3), 32);
+        assert!(!same_picture(&Picture::new(vec![], 32), &whole, 0.0));
+        assert!(Picture::new(vec![], 32).pixels().is_empty());
         // `split`'s leak check hands over empty pixels for a sample whose pixels are missing.
         assert_eq!(similarity(&[], &bar(10, 3), 32), 0.0);
         assert_eq!(similarity(&bar(10, 3), &[1, 2, 3], 32), 0.0);

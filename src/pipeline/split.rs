@@ -168,9 +168,12 @@ pub fn leakage(store: &Store, params: Params) -> Result<Vec<Leak>> {
         if pa == pb {
             continue;
         }
-        let (ga, gb) = (gray(a)?, gray(b)?);
-        if verify::same_picture(&ga, &gb, side, params.min_similarity) {
-            let sim = verify::similarity(&ga, &gb, side);
+        let (ga, gb) = (
+            verify::Picture::new(gray(a)?, side),
+            verify::Picture::new(gray(b)?, side),
+        );
+        if verify::same_picture(&ga, &gb, params.min_similarity) {
+            let sim = verify::similarity(ga.pixels(), gb.pixels(), side);
             leaks.push(Leak {
                 a: samples[a].id,
                 b: samples[b].id,
