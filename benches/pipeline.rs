@@ -483,6 +483,20 @@ fn at_scale() -> Vec<serde_json::Value> {
             import.peak_rss_mb,
             dedup.peak_rss_mb
         );
+        let c = &dedup.report["cost"];
+        let secs = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:>8} dedup: read {:.1} s, hash {:.1} s, search {:.1} s ({} candidates), fetch {:.1} s, check {:.1} s ({} checked), write {:.1} s",
+            "",
+            secs("read_s"),
+            secs("hash_s"),
+            secs("search_s"),
+            c["candidates"],
+            secs("fetch_s"),
+            secs("check_s"),
+            c["checked"],
+            secs("write_s")
+        );
         if let Some((m, t)) = previous {
             println!(
                 "{:>8} time({n})/time({m}) = {:.1} for {:.0}x the files",

@@ -160,7 +160,7 @@ pub fn group_indices(
 ) -> Vec<Vec<usize>> {
     let c = candidates(pixel_hash, phash, params.radius);
     let images = fetch(&c.near, side, &|i| Ok(gray(i))).expect("infallible");
-    link(pixel_hash.len(), c, params.min_similarity, &images)
+    link(pixel_hash.len(), c, params.min_similarity, &images).0
 }
 
 /// Every sample named by a candidate pair, from its gray pixels (`side` x `side`), ready
@@ -189,19 +189,21 @@ fn link(
     c: Candidates,
     min_similarity: f32,
     images: &HashMap<usize, verify::Picture>,
-) -> Vec<Vec<usize>> {
+) -> (Vec<Vec<usize>>, usize) {
     let mut uf = UnionFind::new(n);
     for (a, b) in c.same_pixels {
         uf.union(a as u32, b as u32);
     }
     let mut near = c.near;
     near.sort_unstable_by_key(|&(a, b, d)| (d, a, b));
+    let mut checked = 0;
     for chunk in near.chunks(4096) {
         let todo: Vec<(usize, usize)> = chunk
             .iter()
             .filter(|&&(a, b, _)| uf.find(a as u32) != uf.find(b as u32))
             .map(|&(a, b, _)| (a, b))
             .collect();
+        checked += todo.len();
         let verified: Vec<(usize, usize)> = todo
             .into_par_iter()
             .filter(|&(a, b)| verify::same_picture(&images[&a], &images[&b], min_similarity))
@@ -210,7 +212,7 @@ fn link(
             uf.union(a as u32, b as u32);
         }
     }
-    uf.groups()
+    (uf.groups(), checked)
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -236,6 +238,37 @@ pub struct DedupReport {
     pub changed_meanwhile: usize,
     /// Groups whose members or sources disagree on the label.
     pub label_conflicts: usize,
+    /// What the run cost, for the scale benchmark.
+    pub cost: Cost,
+}
+
+/// What a dedup run cost: work done and wall seconds per phase.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Cost {
+    /// Stage-3 candidate pairs (both hashes, each image's nearest).
+    pub candidates: usize,
+    /// Candidate pairs checked on the pixels (the others were already in one group).
+    pub checked: usize,
+    /// Reading the sample records.
+    pub read_s: f64,
+    /// Both hashes of every sample.
+    pub hash_s: f64,
+    /// The candidate search (`mih`).
+    pub search_s: f64,
+    /// Loading the candidates' pixels.
+    pub fetch_s: f64,
+    /// The pixel checks and union-find.
+    pub check_s: f64,
+    /// Writing the changed records and the queue.
+    pub write_s: f64,
+}
+
+/// Seconds since `*t`, and `*t` moved to now.
+fn lap(t: &mut std::time::Instant) -> f64 {
+    let now = std::time::Instant::now();
+    let secs = (now - *t).as_secs_f64();
+    *t = now;
+    secs
 }
 
 /// Luma of RGB pixels; gray pixels unchanged.
@@ -285,12 +318,18 @@ pub fn hashes_of(store: &Store, samples: &[Sample]) -> Result<[Vec<u64>; 2]> {
 
 /// Find duplicate groups among all samples and write them to the store.
 pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
+    let mut clock = std::time::Instant::now();
+    let mut cost = Cost::default();
     let all = store.samples_by_seq()?;
+    cost.read_s = lap(&mut clock);
     let pixel: Vec<Id> = all.iter().map(|s| s.pixel_hash).collect();
     let [centred, plain] = hashes_of(store, &all)?;
+    cost.hash_s = lap(&mut clock);
     let (side, channels) = (store.meta().size as usize, store.meta().channels);
     let c = candidates(&pixel, &[&centred, &plain], params.radius);
     drop((centred, plain));
+    cost.candidates = c.near.len();
+    cost.search_s = lap(&mut clock);
     // Load the pixels of the stage-3 candidates only.
     let images = fetch(&c.near, side, &|i| {
         let px = store
@@ -298,7 +337,11 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
             .with_context(|| format!("pixels of sample {} are missing", all[i].id.short()))?;
         Ok(to_gray(&px, channels))
     })?;
-    let mut groups = link(all.len(), c, params.min_similarity, &images);
+    cost.fetch_s = lap(&mut clock);
+    let (mut groups, checked) = link(all.len(), c, params.min_similarity, &images);
+    drop(images);
+    cost.checked = checked;
+    cost.check_s = lap(&mut clock);
     // A lone sample with several sources is a (stage 1) group of its own.
     let mut in_group = vec![false; all.len()];
     for g in &groups {
@@ -424,6 +467,8 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
         None,
     )?;
     store.flush()?;
+    cost.write_s = lap(&mut clock);
+    report.cost = cost;
     Ok(report)
 }
 
