@@ -6,7 +6,7 @@
 //!
 //! Then import and dedup at scale, each run as the `thresh` binary (its peak RSS measured
 //! by `wait4`): `THRESH_BENCH_SCALE=10000,100000` (default; add 1000000 for the million-file
-//! run — ≈7 GB of files and ≈4 GB of store, half an hour on 2 cores) generated files, mixed
+//! run — ≈7 GB of files and ≈4 GB of store; 7 min in release on 2 cores once the files exist, which take 8 min to write) generated files, mixed
 //! 32–256 px colour photographs-like images (gradients and shapes), 60% JPEG and 40% PNG, in
 //! 100 class folders, imported into a 32 px RGB store (`--size 32`: at the 128 px the shape
 //! chooser picks, a million samples would not fit this machine's disk). The trees are kept
