@@ -6,10 +6,11 @@
 //!
 //! Then import and dedup at scale, each run as the `thresh` binary (its peak RSS measured
 //! by `wait4`): `THRESH_BENCH_SCALE=10000,100000` (default; add 1000000 for the million-file
-//! run — ≈7 GB of files and ≈4 GB of store; 7 min in release on 2 cores once the files exist, which take 8 min to write) generated files, mixed
-//! 32–256 px colour photographs-like images (gradients and shapes), 60% JPEG and 40% PNG, in
-//! 100 class folders, imported into a 32 px RGB store (`--size 32`: at the 128 px the shape
-//! chooser picks, a million samples would not fit this machine's disk). The trees are kept
+//! run — ≈7 GB of files and ≈4 GB of store; 7 min in release on 2 cores once the files
+//! exist, which take 8 min to write) generated files, mixed 32–256 px colour
+//! photographs-like images (gradients and shapes), 60% JPEG and 40% PNG, in 100 class
+//! folders, imported into a 32 px RGB store (`--size 32`: at the 128 px the shape chooser
+//! picks, a million samples would not fit this machine's disk). The trees are kept
 //! in `THRESH_BENCH_TREES` when it is set (generating a million files takes minutes), else
 //! in a temporary directory.
 
@@ -218,7 +219,6 @@ fn verification_table(
         .map(|g| verify::Picture::new(g.clone(), side))
         .collect();
     let path = |i: usize| samples[i].sources[0].path.as_str();
-    // (a, b, [(similarity, relative) per scale], truly one picture, kind)
     let rows: Vec<Row> = c
         .near
         .par_iter()
@@ -330,11 +330,13 @@ fn found_by_kind(m: &quality::Quality) -> String {
         .join(" ")
 }
 
+/// A candidate pair: its samples, (similarity, relative difference) per scale, whether the
+/// truth says it is one picture, and the kind of copy (or `distinct`).
+type Row = (usize, usize, Vec<(f32, f32)>, bool, String);
+
 /// Writes the gray pixels (`pixels.u8`, one image after another) and the candidate pairs
 /// with their similarities and truth (`pairs.csv`) to `dir`, to study the pixel check
 /// outside the bench (`THRESH_BENCH_DUMP=DIR`).
-type Row = (usize, usize, Vec<(f32, f32)>, bool, String);
-
 fn dump(dir: &Path, gray: &[Vec<u8>], side: usize, rows: &[Row]) {
     std::fs::create_dir_all(dir).expect("dump dir");
     let flat: Vec<u8> = gray
