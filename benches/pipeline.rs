@@ -488,7 +488,7 @@ fn at_scale() -> Vec<serde_json::Value> {
         let c = &dedup.report["cost"];
         let secs = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
         println!(
-            "{:>8} dedup: read {:.1} s, hash {:.1} s, search {:.1} s ({} candidates), fetch {:.1} s, check {:.1} s ({} checked), write {:.1} s",
+            "{:>8} dedup: read {:.1} s, hash {:.1} s, search {:.1} s ({} candidates), fetch {:.1} s, check {:.1} s ({} checked, {} of them in colour), write {:.1} s",
             "",
             secs("read_s"),
             secs("hash_s"),
@@ -497,6 +497,7 @@ fn at_scale() -> Vec<serde_json::Value> {
             secs("fetch_s"),
             secs("check_s"),
             c["checked"],
+            c["colour_checked"],
             secs("write_s")
         );
         if let Some((m, t)) = previous {

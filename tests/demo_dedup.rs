@@ -201,11 +201,15 @@ fn dedup_on_the_colour_demo_meets_the_measured_quality() {
     eprintln!("colour demo dedup: {q:?}");
     assert_eq!(q.exact_found, q.exact_total);
     assert_eq!(q.exact_total, 60);
-    // Measured at the defaults: recall 0.900 (every kind of copy at least 12 of 15),
-    // precision 0.982; radius 2 found 0.567 and 4 of 15 shifted copies.
-    assert!(q.near_recall >= 0.85, "near recall {:.3}", q.near_recall);
-    for (kind, (found, total)) in &q.near_by_kind {
-        assert!(found * 4 >= total * 3, "{kind}: {found} of {total}");
-    }
+    // The target: recall ≥ 0.98 at pair precision ≥ 0.95. Measured at the defaults:
+    // 0.983 (59 of 60: a copy shrunk to three quarters missed) at precision 1.000; before
+    // the colour check 0.967 (a brightened copy with clipped channels missed), before the
+    // relative check 0.967 at 0.967, before the second hash 0.900 at 0.982.
+    assert!(q.near_recall >= 0.98, "near recall {:.3}", q.near_recall);
     assert!(q.precision >= 0.95, "precision {:.3}", q.precision);
+    let (found, total) = q.near_by_kind["near_dup_brightness"];
+    assert_eq!(
+        found, total,
+        "brightened copies (some with clipped channels)"
+    );
 }

@@ -3,7 +3,8 @@
 //! 2. identical normalised pixels — the same image re-encoded or renamed;
 //! 3. perceptual hashes within a Hamming radius — re-encoded JPEG, small shifts, brightness,
 //!    resizes — found by multi-index hashing, never by comparing all pairs, for each of two
-//!    hashes (`phash::Hashes`), and checked on the pixels (`verify::same_picture`).
+//!    hashes (`phash::Hashes`), and checked on the pixels (`verify::is_copy`: gray, and in
+//!    colour for a pair the gray check refuses narrowly).
 //!
 //! Groups are the connected components (union-find). The kept sample of a group is its first
 //! certified member, else its first imported one; unreviewed members become `duplicate`.
@@ -160,8 +161,21 @@ pub fn group_indices(
 ) -> Vec<Vec<usize>> {
     let c = candidates(pixel_hash, phash, params.radius);
     let images = fetch(&c.near, side, &|i| Ok(gray(i))).expect("infallible");
-    link(pixel_hash.len(), c, params.min_similarity, &images).0
+    let no_colour = |_: usize| Ok(None);
+    link(
+        pixel_hash.len(),
+        c,
+        params.min_similarity,
+        &images,
+        &no_colour,
+    )
+    .expect("infallible")
+    .0
 }
+
+/// A sample's RGB pixels for the colour check (`verify::same_colours`), `None` in a gray
+/// store. Read only for the few pairs the gray check leaves to it, so they are not held.
+type Colour<'a> = dyn Fn(usize) -> Result<Option<Vec<u8>>> + Sync + 'a;
 
 /// Every sample named by a candidate pair, from its gray pixels (`side` x `side`), ready
 /// for the pixel check.
@@ -189,7 +203,8 @@ fn link(
     c: Candidates,
     min_similarity: f32,
     images: &HashMap<usize, verify::Picture>,
-) -> (Vec<Vec<usize>>, usize) {
+    colour: &Colour,
+) -> Result<(Vec<Vec<usize>>, usize)> {
     let mut uf = UnionFind::new(n);
     for (a, b) in c.same_pixels {
         uf.union(a as u32, b as u32);
@@ -204,15 +219,19 @@ fn link(
             .map(|&(a, b, _)| (a, b))
             .collect();
         checked += todo.len();
-        let verified: Vec<(usize, usize)> = todo
+        let verified: Vec<Option<(usize, usize)>> = todo
             .into_par_iter()
-            .filter(|&(a, b)| verify::same_picture(&images[&a], &images[&b], min_similarity))
-            .collect();
-        for (a, b) in verified {
+            .map(|(a, b)| {
+                let colours = || Ok([colour(a)?, colour(b)?]);
+                let same = verify::is_copy(&images[&a], &images[&b], min_similarity, colours)?;
+                Ok(same.then_some((a, b)))
+            })
+            .collect::<Result<_>>()?;
+        for (a, b) in verified.into_iter().flatten() {
             uf.union(a as u32, b as u32);
         }
     }
-    (uf.groups(), checked)
+    Ok((uf.groups(), checked))
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -249,6 +268,8 @@ pub struct Cost {
     pub candidates: usize,
     /// Candidate pairs checked on the pixels (the others were already in one group).
     pub checked: usize,
+    /// Of those, pairs the gray check left to the colour check (read again in colour).
+    pub colour_checked: usize,
     /// Reading the sample records.
     pub read_s: f64,
     /// Both hashes of every sample.
@@ -338,9 +359,18 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
         Ok(to_gray(&px, channels))
     })?;
     cost.fetch_s = lap(&mut clock);
-    let (mut groups, checked) = link(all.len(), c, params.min_similarity, &images);
+    let colour_reads = std::sync::atomic::AtomicUsize::new(0);
+    let colour = |i: usize| -> Result<Option<Vec<u8>>> {
+        colour_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(match channels {
+            3 => store.pixels(&all[i].id)?,
+            _ => None,
+        })
+    };
+    let (mut groups, checked) = link(all.len(), c, params.min_similarity, &images, &colour)?;
     drop(images);
     cost.checked = checked;
+    cost.colour_checked = colour_reads.into_inner() / 2;
     cost.check_s = lap(&mut clock);
     // A lone sample with several sources is a (stage 1) group of its own.
     let mut in_group = vec![false; all.len()];

@@ -26,6 +26,12 @@
 //! again on both images box-filtered to half the side, where only the detail both still
 //! share is left — but never below 32 px, the side the threshold was chosen at: at 16 px
 //! different drawings of one numeral pass too (measured in README "Dedup").
+//!
+//! Brightening a colour picture clips some channels at 255, and its luma is then no longer
+//! a linear function of the original's. A pair the gray check refuses only narrowly
+//! ([`Verdict::Colour`]) is therefore checked once more in a colour store, on the RGB
+//! pixels with the clipped channel values left out ([`same_colours`]); the pixels are read
+//! again for those pairs only (under 1% of the candidates of 100k random photos).
 
 /// Default minimum similarity, chosen with the benchmark on the demo truth: at radius 10,
 /// 0.96 let 12 different drawings of plain numerals through on the numerals demo; 0.97 none.
@@ -76,6 +82,11 @@ impl Picture {
         Picture { scales, detail }
     }
 
+    /// The store's side (0 when the pixels were missing).
+    pub fn side(&self) -> usize {
+        self.scales.first().map_or(0, |s| s.1)
+    }
+
     /// The pixels at the store's side (empty when they were missing).
     pub fn pixels(&self) -> &[u8] {
         self.scales.first().map_or(&[], |s| &s.0)
@@ -124,9 +135,132 @@ impl Rule {
 
 /// Whether `a` and `b` show one picture by [`Rule::new`]`(min_similarity)`, at the store's
 /// side or, from 64 px up, at half of it.
+/// (Gray alone: a pair left to colour is refused.)
 pub fn same_picture(a: &Picture, b: &Picture, min_similarity: f32) -> bool {
+    judge(a, b, min_similarity) == Verdict::Same
+}
+
+/// What the gray check says of a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// One picture.
+    Same,
+    /// Two pictures.
+    Distinct,
+    /// Refused, but so narrowly that a clipped colour channel could explain the difference:
+    /// the colour check ([`same_colours`]) decides, where the store has colour.
+    Colour,
+}
+
+/// Whether `a` and `b` show one picture: the gray check ([`judge`]), then for a pair it
+/// leaves to colour, the colour check on the two pictures' RGB pixels, which `colours`
+/// reads only then (`None` for a gray store: the pair is refused).
+pub fn is_copy(
+    a: &Picture,
+    b: &Picture,
+    min_similarity: f32,
+    colours: impl FnOnce() -> anyhow::Result<[Option<Vec<u8>>; 2]>,
+) -> anyhow::Result<bool> {
+    Ok(match judge(a, b, min_similarity) {
+        Verdict::Same => true,
+        Verdict::Distinct => false,
+        Verdict::Colour => match colours()? {
+            [Some(ca), Some(cb)] => same_colours(&ca, &cb, a.side(), min_similarity),
+            _ => false,
+        },
+    })
+}
+
+/// Relative difference (at the store's side) under which a pair the gray check refuses at
+/// [`SURE_SLACK`] below the threshold is looked at in colour: twice [`MAX_RELATIVE`] — the
+/// clipped copies measured differ by up to 0.38 in gray, look-alike colour pictures by 0.35
+/// and more (README "Dedup"), which the colour check then refuses.
+const COLOUR_RELATIVE: f32 = 2.0 * MAX_RELATIVE;
+
+/// The gray check of `a` and `b` by [`Rule::new`]`(min_similarity)`, at the store's side or,
+/// from 64 px up, at half of it; a pair refused narrowly at the side is left to colour.
+pub fn judge(a: &Picture, b: &Picture, min_similarity: f32) -> Verdict {
     let rule = Rule::new(min_similarity);
-    a.measures(b).any(|(r, relative)| rule.accepts(r, relative))
+    let mut verdict = Verdict::Distinct;
+    for (scale, (r, relative)) in a.measures(b).enumerate() {
+        if rule.accepts(r, relative) {
+            return Verdict::Same;
+        }
+        if scale == 0 && r >= min_similarity - SURE_SLACK && relative <= COLOUR_RELATIVE {
+            verdict = Verdict::Colour;
+        }
+    }
+    verdict
+}
+
+/// Whether two RGB pictures (`side` x `side`, interleaved) are one when their clipped
+/// channel values are left out.
+///
+/// Brightening a picture clips some of its channels at 255 (a red that was 230 stays 255
+/// while its green and blue still rise), so its luma is no longer a linear function of the
+/// original's and the gray correlation falls (0.958 for such a copy on the colour demo)
+/// although every unclipped channel value is still exactly linear in the original's. Here
+/// each channel value at or beyond [`CLIPPED`] of either end, in either picture, is
+/// dropped, and the rest correlated channel by channel and pooled (the covariances summed
+/// over channels, each channel centred on its own mean), best over offsets in [-1, 1]². The
+/// pair then passes the same [`Rule`], measured against the pooled one-pixel detail.
+pub fn same_colours(a: &[u8], b: &[u8], side: usize, min_similarity: f32) -> bool {
+    if a.len() != side * side * 3 || b.len() != side * side * 3 || side < 3 {
+        return false;
+    }
+    let detail = |p: &[u8]| {
+        1.0 - (colour_correlation(p, p, side, 1, 0) + colour_correlation(p, p, side, 0, 1)) / 2.0
+    };
+    let yardstick = detail(a).max(detail(b)).max(LEAST_DETAIL);
+    let mut r = -1f32;
+    for dy in -1i64..=1 {
+        for dx in -1i64..=1 {
+            r = r.max(colour_correlation(a, b, side, dx, dy));
+        }
+    }
+    Rule::new(min_similarity).accepts(r, (1.0 - r) / yardstick)
+}
+
+/// How near either end a channel value is taken to be clipped: a JPEG re-encoding rings a
+/// clipped plateau a few levels below 255.
+const CLIPPED: u8 = 5;
+
+/// The pooled correlation of `same_colours` at one offset; 0 when fewer than a quarter of
+/// the channel values are left or they are flat.
+fn colour_correlation(a: &[u8], b: &[u8], side: usize, dx: i64, dy: i64) -> f32 {
+    let s = side as i64;
+    let (mut cov, mut va, mut vb, mut kept) = (0f64, 0f64, 0f64, 0u64);
+    let unclipped = |v: u32| (CLIPPED as u32..=255 - CLIPPED as u32).contains(&v) as u32;
+    for c in 0..3 {
+        let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) =
+            (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+        for y in 1..s - 1 {
+            for x in 1..s - 1 {
+                let va = a[((y * s + x) * 3 + c) as usize] as u32;
+                let vb = b[(((y + dy) * s + x + dx) * 3 + c) as usize] as u32;
+                let m = unclipped(va) & unclipped(vb);
+                n += m as u64;
+                sa += (m * va) as u64;
+                sb += (m * vb) as u64;
+                saa += (m * va * va) as u64;
+                sbb += (m * vb * vb) as u64;
+                sab += (m * va * vb) as u64;
+            }
+        }
+        if n == 0 {
+            continue;
+        }
+        let (nf, sa, sb) = (n as f64, sa as f64, sb as f64);
+        cov += sab as f64 - sa * sb / nf;
+        va += saa as f64 - sa * sa / nf;
+        vb += sbb as f64 - sb * sb / nf;
+        kept += n;
+    }
+    let interior = (3 * (s - 2) * (s - 2)) as f64;
+    if (kept as f64) < interior / 4.0 || va <= 1e-6 * interior || vb <= 1e-6 * interior {
+        return 0.0;
+    }
+    (cov / (va * vb).sqrt()) as f32
 }
 
 /// `g` (`side` x `side`) box-filtered to half its side (an odd last row and column dropped).
@@ -316,6 +450,81 @@ mod tests {
         assert!(rule.accepts(0.95, SURE_RELATIVE));
         assert!(!rule.accepts(0.95, SURE_RELATIVE + 0.01));
         assert!(!rule.accepts(0.97 - SURE_SLACK - 0.01, 0.0));
+    }
+
+    /// A 32 px RGB picture: a bright red disc (radius 8, centre at column `cx`) whose red
+    /// carries a smooth texture, on a green-blue background with the same texture; a faint
+    /// fine pattern everywhere.
+    fn red_disc(cx: i64) -> Vec<u8> {
+        let mut px = Vec::with_capacity(32 * 32 * 3);
+        for y in 0..32i64 {
+            for x in 0..32i64 {
+                let t = 20.0 * (1.0 + (x as f64 / 2.5).sin() * (y as f64 / 3.5).cos());
+                let n = (2 * ((x * 7 + y * 13) % 5)) as f64;
+                let rgb = if (x - cx).pow(2) + (y - 16).pow(2) <= 64 {
+                    [215.0 + t + n, 90.0 + n, 60.0 + n]
+                } else {
+                    [40.0 + t + n, 110.0 + t + n, 140.0 + t + n]
+                };
+                px.extend(rgb.map(|v: f64| v.min(255.0) as u8));
+            }
+        }
+        px
+    }
+
+    fn gray_picture(rgb: &[u8]) -> Picture {
+        Picture::new(crate::dedup::to_gray(rgb, 3), 32)
+    }
+
+    /// A brightened copy whose red clipped (its texture gone from the disc's luma) fails
+    /// the gray check narrowly and passes in colour; the disc moved is refused in colour too;
+    /// without colour (a gray store) the narrow miss stays refused.
+    #[test]
+    fn a_copy_with_clipped_channels_passes_the_colour_check() {
+        let a = red_disc(14);
+        let bright: Vec<u8> = a
+            .iter()
+            .map(|&v| (v as f32 * 1.25).min(255.0) as u8)
+            .collect();
+        assert!(bright.iter().step_by(3).filter(|&&v| v == 255).count() > 150);
+        let (pa, pb) = (gray_picture(&a), gray_picture(&bright));
+        assert_eq!(judge(&pa, &pb, 0.97), Verdict::Colour);
+        assert!(same_colours(&a, &bright, 32, 0.97));
+        // With the clipped values left out the rest is exactly linear in the original.
+        let r = colour_correlation(&a, &bright, 32, 0, 0);
+        assert!(r > 0.999, "{r}");
+        let pair = || Ok([Some(a.clone()), Some(bright.clone())]);
+        assert!(is_copy(&pa, &pb, 0.97, pair).unwrap());
+        assert!(!is_copy(&pa, &pb, 0.97, || Ok([None, None])).unwrap());
+        assert!(!same_picture(&pa, &pb, 0.97));
+
+        let moved = red_disc(16);
+        assert!(!same_colours(&a, &moved, 32, 0.97));
+        let pm = gray_picture(&moved);
+        assert_eq!(judge(&pa, &pm, 0.97), Verdict::Colour);
+        assert!(!is_copy(&pa, &pm, 0.97, || Ok([
+            Some(a.clone()),
+            Some(moved.clone())
+        ]))
+        .unwrap());
+        // Pairs the gray check decides never read colour.
+        let unread = || -> anyhow::Result<[Option<Vec<u8>>; 2]> { panic!("colour read") };
+        assert!(is_copy(&pa, &gray_picture(&a), 0.97, unread).unwrap());
+        let far = gray_picture(&red_disc(24));
+        assert_eq!(judge(&pa, &far, 0.97), Verdict::Distinct);
+        assert!(!is_copy(&pa, &far, 0.97, unread).unwrap());
+    }
+
+    /// A picture whose channels are nearly all clipped, or flat once the clipped values are
+    /// dropped, matches nothing in colour; wrong lengths match nothing.
+    #[test]
+    fn the_colour_check_refuses_what_it_cannot_measure() {
+        let white = vec![255u8; 32 * 32 * 3];
+        assert!(!same_colours(&white, &white, 32, 0.97));
+        let a = red_disc(14);
+        assert!(same_colours(&a, &a, 32, 0.97));
+        assert!(!same_colours(&a, &a[..30], 32, 0.97));
+        assert!(!same_colours(&a, &white, 32, 0.97));
     }
 
     /// `g` (`side` x `side`) with every pixel repeated 2x2.

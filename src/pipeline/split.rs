@@ -172,7 +172,16 @@ pub fn leakage(store: &Store, params: Params) -> Result<Vec<Leak>> {
             verify::Picture::new(gray(a)?, side),
             verify::Picture::new(gray(b)?, side),
         );
-        if verify::same_picture(&ga, &gb, params.min_similarity) {
+        let colours = || {
+            let rgb = |i: usize| -> Result<Option<Vec<u8>>> {
+                Ok(match channels {
+                    3 => store.pixels(&samples[i].id)?,
+                    _ => None,
+                })
+            };
+            Ok([rgb(a)?, rgb(b)?])
+        };
+        if verify::is_copy(&ga, &gb, params.min_similarity, colours)? {
             let sim = verify::similarity(ga.pixels(), gb.pixels(), side);
             leaks.push(Leak {
                 a: samples[a].id,
