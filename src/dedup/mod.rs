@@ -160,7 +160,7 @@ pub fn group_indices(
     side: usize,
 ) -> Vec<Vec<usize>> {
     let c = candidates(pixel_hash, phash, params.radius);
-    let images = fetch(&c.near, side, &|i| Ok(gray(i))).expect("infallible");
+    let images = fetch(&c.near, side, &|i| Ok(gray(i)), &|i| i).expect("infallible");
     let no_colour = |_: usize| Ok(None);
     link(
         pixel_hash.len(),
@@ -178,15 +178,19 @@ pub fn group_indices(
 type Colour<'a> = dyn Fn(usize) -> Result<Option<Vec<u8>>> + Sync + 'a;
 
 /// Every sample named by a candidate pair, from its gray pixels (`side` x `side`), ready
-/// for the pixel check.
-fn fetch(
+/// for the pixel check. They are read in the order of `key` (the store's key of each):
+/// at a million samples the pixels no longer fit sled's cache, and reads in key order
+/// find the next one in the page the last one brought in.
+fn fetch<K: Ord + Send>(
     near: &[(usize, usize, u32)],
     side: usize,
     gray: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
+    key: &(dyn Fn(usize) -> K + Sync),
 ) -> Result<HashMap<usize, verify::Picture>> {
     let mut needed: Vec<usize> = near.iter().flat_map(|&(a, b, _)| [a, b]).collect();
     needed.sort_unstable();
     needed.dedup();
+    needed.par_sort_by_cached_key(|&i| key(i));
     needed
         .par_iter()
         .map(|&i| Ok((i, verify::Picture::new(gray(i)?, side))))
@@ -352,12 +356,17 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
     cost.candidates = c.near.len();
     cost.search_s = lap(&mut clock);
     // Load the pixels of the stage-3 candidates only.
-    let images = fetch(&c.near, side, &|i| {
-        let px = store
-            .pixels(&all[i].id)?
-            .with_context(|| format!("pixels of sample {} are missing", all[i].id.short()))?;
-        Ok(to_gray(&px, channels))
-    })?;
+    let images = fetch(
+        &c.near,
+        side,
+        &|i| {
+            let px = store
+                .pixels(&all[i].id)?
+                .with_context(|| format!("pixels of sample {} are missing", all[i].id.short()))?;
+            Ok(to_gray(&px, channels))
+        },
+        &|i| all[i].id,
+    )?;
     cost.fetch_s = lap(&mut clock);
     let colour_reads = std::sync::atomic::AtomicUsize::new(0);
     let colour = |i: usize| -> Result<Option<Vec<u8>>> {
