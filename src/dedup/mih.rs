@@ -176,10 +176,10 @@ fn pairs_counted(hashes: &[u64], radius: u32, most: usize) -> (Vec<(u32, u32, u3
     let (mut pairs, cost) = (0..hashes.len())
         .into_par_iter()
         .fold(
-            || (Vec::new(), Cost::default(), Vec::new(), Vec::new()),
-            |(mut found, mut cost, mut keys, mut near), i| {
-                search.nearest(i as u32, hashes[i], &mut keys, &mut near, &mut cost);
-                for &(d, j) in near.iter() {
+            || (Vec::new(), Scratch::default()),
+            |(mut found, mut scratch), i| {
+                search.nearest(i as u32, hashes[i], &mut scratch);
+                for &(d, j) in scratch.near.iter() {
                     let (a, b) = if (i as u32) < j {
                         (i as u32, j)
                     } else {
@@ -187,10 +187,10 @@ fn pairs_counted(hashes: &[u64], radius: u32, most: usize) -> (Vec<(u32, u32, u3
                     };
                     found.push((a, b, d));
                 }
-                (found, cost, keys, near)
+                (found, scratch)
             },
         )
-        .map(|(found, cost, _, _)| (found, cost))
+        .map(|(found, scratch)| (found, scratch.cost))
         .reduce(
             || (Vec::new(), Cost::default()),
             |(mut a, ca), (mut b, cb)| {
@@ -203,6 +203,16 @@ fn pairs_counted(hashes: &[u64], radius: u32, most: usize) -> (Vec<(u32, u32, u3
     (pairs, cost)
 }
 
+/// One search thread's buffers and counts.
+#[derive(Default)]
+struct Scratch {
+    /// The band values of one stage.
+    keys: Vec<u16>,
+    /// The nearest found so far: (distance, index).
+    near: Vec<(u32, u32)>,
+    cost: Cost,
+}
+
 /// The search of one hash's nearest (`pairs_within`).
 struct Search<'a> {
     tables: &'a [BandTable],
@@ -212,48 +222,28 @@ struct Search<'a> {
 
 impl Search<'_> {
     /// Hash `i`'s (`h`) `most` nearest others within the radius, as (distance, index), into
-    /// `near`; `keys` is scratch. Counting bits is much of the work: where the CPU has the
+    /// `scratch.near`. Counting bits is much of the work: where the CPU has the
     /// instruction for it (every x86-64 since 2008, but not the baseline Rust builds for),
     /// the search is compiled with it (1M photos' hashes: 29.2 s without, 20.7 s with;
     /// 100k: 1.6 s, 1.3 s).
-    fn nearest(
-        &self,
-        i: u32,
-        h: u64,
-        keys: &mut Vec<u16>,
-        near: &mut Vec<(u32, u32)>,
-        cost: &mut Cost,
-    ) {
+    fn nearest(&self, i: u32, h: u64, scratch: &mut Scratch) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU has the feature the function is compiled for.
-            return unsafe { self.nearest_popcnt(i, h, keys, near, cost) };
+            return unsafe { self.nearest_popcnt(i, h, scratch) };
         }
-        self.nearest_any(i, h, keys, near, cost)
+        self.nearest_any(i, h, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "popcnt")]
-    unsafe fn nearest_popcnt(
-        &self,
-        i: u32,
-        h: u64,
-        keys: &mut Vec<u16>,
-        near: &mut Vec<(u32, u32)>,
-        cost: &mut Cost,
-    ) {
-        self.nearest_any(i, h, keys, near, cost)
+    unsafe fn nearest_popcnt(&self, i: u32, h: u64, scratch: &mut Scratch) {
+        self.nearest_any(i, h, scratch)
     }
 
     #[inline(always)]
-    fn nearest_any(
-        &self,
-        i: u32,
-        h: u64,
-        keys: &mut Vec<u16>,
-        near: &mut Vec<(u32, u32)>,
-        cost: &mut Cost,
-    ) {
+    fn nearest_any(&self, i: u32, h: u64, scratch: &mut Scratch) {
+        let Scratch { keys, near, cost } = scratch;
         near.clear();
         let band_of = |x: u64, band: usize| ((x >> (band as u32 * BAND_BITS)) & 0xffff) as u16;
         for stage in 0..=self.radius / BANDS as u32 {
