@@ -174,9 +174,9 @@ impl Generator {
             }
             x = relu(super::norm::batch_norm(
                 &self.bns[2 * i],
-                self.ups[i].forward(x),
+                super::conv::conv_transpose2d(&self.ups[i], x),
             ));
-            x = self.convs[i].forward(x);
+            x = super::conv::conv2d(&self.convs[i], x);
             if i != last {
                 x = relu(super::norm::batch_norm(&self.bns[2 * i + 1], x));
             }
@@ -202,7 +202,7 @@ impl Discriminator {
         let mut x = Tensor::cat(vec![(images - 0.5) * 2.0, planes], 1);
         let last = self.convs.len() - 1;
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(x);
+            x = super::conv::conv2d(conv, x);
             if i != last {
                 x = leaky_relu(x, 0.2);
             }

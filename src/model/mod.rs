@@ -4,6 +4,7 @@
 //! pool and a linear head.
 
 pub mod checkpoint;
+pub mod conv;
 pub mod gan;
 pub mod norm;
 mod seeded;
@@ -107,7 +108,7 @@ impl Bottleneck {
             _ => x.clone(),
         };
         let y = relu(norm::batch_norm(&self.b1, pointwise(&self.c1, x)));
-        let y = relu(norm::batch_norm(&self.b2, self.c2.forward(y)));
+        let y = relu(norm::batch_norm(&self.b2, conv::conv2d(&self.c2, y)));
         let y = norm::batch_norm(&self.b3, pointwise(&self.c3, y));
         relu(y + shortcut)
     }
@@ -152,9 +153,10 @@ impl Classifier {
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         // Centre the input: paper is 1, ink near 0.
         let x = (x - 0.5) * 2.0;
-        let mut y = self
-            .pool
-            .forward(relu(norm::batch_norm(&self.bn, self.stem.forward(x))));
+        let mut y = self.pool.forward(relu(norm::batch_norm(
+            &self.bn,
+            conv::conv2d(&self.stem, x),
+        )));
         for b in &self.blocks {
             y = b.forward(y);
         }

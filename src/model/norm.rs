@@ -100,7 +100,7 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(y)
 }
 
-fn is_flex(device: &Device) -> bool {
+pub(super) fn is_flex(device: &Device) -> bool {
     device.clone().inner() == Device::flex()
 }
 

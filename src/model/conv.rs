@@ -1,0 +1,527 @@
+//! Convolutions whose weight gradient is one matrix product on the CPU backend.
+//!
+//! Burn 0.22's generic backward, which the CPU backend (flex) uses, computes a convolution's
+//! weight gradient as another convolution with batch and channels swapped: per input channel
+//! an im2col and a GEMM only as wide as the kernel (9 columns for 3x3), and for a transposed
+//! convolution per output channel with the whole input activation as the "kernel". Those
+//! thin products keep the second core idle and re-read the activation once per channel.
+//! Here the weight gradient is one GEMM: the output gradient laid out as
+//! `[out channels, batch · positions]` times the input's im2col, `[batch · positions,
+//! in channels · kernel area]` (for a transposed convolution the roles of input and output
+//! gradient swap: its weight gradient is the input times the im2col of the output gradient).
+//! The forward pass and the input gradient stay Burn's (flex's GEMM + col2im kernels).
+//!
+//! The same backend-extension mechanism as `norm`: a `Flex` kernel and an `Autodiff` node
+//! that records one operation and calls it when gradients flow back; elsewhere (wgpu,
+//! inference, grouped or asymmetric padding) the layers run Burn's own path. Written so it
+//! could go upstream: `window_product` is what flex would put behind its
+//! `conv2d_weight_backward` and `conv_transpose2d_weight_backward`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Autodiff, Backend, Flex, TensorMetadata};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::PaddingConfig2d;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, UnfoldOptions};
+use burn::tensor::{DType, Tensor, TensorData};
+use burn_flex::FlexTensor;
+
+/// Stride, padding (the same on both sides) and dilation of a 2-D window, per axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Window {
+    fn conv(self) -> ConvOptions<2> {
+        ConvOptions::new(self.stride, self.padding, self.dilation, 1)
+    }
+
+    fn transpose(self) -> ConvTransposeOptions<2> {
+        ConvTransposeOptions::new(self.stride, self.padding, [0, 0], self.dilation, 1)
+    }
+}
+
+/// Convolutions without bias (`x` `[batch, in, h, w]`) and the product their weight
+/// gradients share: `Σ_b a[b] · im2col(t[b])ᵀ` for `a` `[batch, m, oh, ow]` and `t`
+/// `[batch, c, h, w]`, the windows of `t` placed on `a`'s `oh x ow` grid; `[m, c, kh, kw]`.
+#[backend_extension(Flex, Autodiff)]
+pub trait GemmConv: Backend {
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        window: Window,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, window.conv())
+    }
+
+    fn gemm_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        window: Window,
+    ) -> FloatTensor<Self> {
+        Self::conv_transpose2d(x, weight, None, window.transpose())
+    }
+
+    fn window_product(
+        a: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        window: Window,
+    ) -> FloatTensor<Self> {
+        burns_window_product::<Self>(a, t, window)
+    }
+}
+
+/// `window_product` from Burn's own operations (the trait's default, and flex's for
+/// non-f32 tensors): unfold, a batched matmul, a sum over the batch.
+fn burns_window_product<B: Backend>(
+    a: FloatTensor<B>,
+    t: FloatTensor<B>,
+    window: Window,
+) -> FloatTensor<B> {
+    let [batch, m, oh, ow] = a.shape().dims();
+    let c = t.shape().dims::<4>()[1];
+    let [kh, kw] = window.kernel;
+    let cols = B::unfold4d(
+        t,
+        window.kernel,
+        UnfoldOptions::new(window.stride, window.padding, window.dilation),
+    );
+    let a = B::float_reshape(a, [batch, m, oh * ow].into());
+    let product = B::float_matmul(a, B::float_swap_dims(cols, 1, 2));
+    let sum = B::float_sum_dim(product, 0);
+    B::float_reshape(sum, [m, c, kh, kw].into())
+}
+
+/// The window of a layer, or `None` when the layer needs Burn's own path (groups, padding
+/// that differs between sides).
+fn conv_window(conv: &Conv2d) -> Option<Window> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        _ => return None,
+    };
+    (conv.groups == 1).then_some(Window {
+        kernel: conv.kernel_size,
+        stride: conv.stride,
+        padding,
+        dilation: conv.dilation,
+    })
+}
+
+fn uses_gemm(x: &Tensor<4>) -> bool {
+    x.is_autodiff() && super::norm::is_flex(&x.device())
+}
+
+/// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let window = match conv_window(conv) {
+        Some(window) if uses_gemm(&x) => window,
+        _ => return conv.forward(x),
+    };
+    let y = Tensor::<4>::from_dispatch(<burn::backend::Dispatch as GemmConv>::gemm_conv2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        window,
+    ));
+    with_bias(y, conv.bias.as_ref().map(|b| b.val()))
+}
+
+/// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    if conv.groups != 1 || conv.padding_out != [0, 0] || !uses_gemm(&x) {
+        return conv.forward(x);
+    }
+    let window = Window {
+        kernel: conv.kernel_size,
+        stride: conv.stride,
+        padding: conv.padding,
+        dilation: conv.dilation,
+    };
+    let y = Tensor::<4>::from_dispatch(
+        <burn::backend::Dispatch as GemmConv>::gemm_conv_transpose2d(
+            x.into_dispatch(),
+            conv.weight.val().into_dispatch(),
+            window,
+        ),
+    );
+    with_bias(y, conv.bias.as_ref().map(|b| b.val()))
+}
+
+fn with_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    match bias {
+        Some(bias) => {
+            let c = bias.dims()[0];
+            y + bias.reshape([1, c, 1, 1])
+        }
+        None => y,
+    }
+}
+
+impl GemmConv for Flex {
+    fn window_product(a: FlexTensor, t: FlexTensor, window: Window) -> FlexTensor {
+        if a.dtype() != DType::F32 || t.dtype() != DType::F32 {
+            return burns_window_product::<Self>(a, t, window);
+        }
+        #[cfg(test)]
+        tests::GEMM_CALLS.with(|n| n.set(n.get() + 1));
+        let (a, t) = (a.to_contiguous(), t.to_contiguous());
+        let [batch, m, oh, ow]: [usize; 4] = dims(&a);
+        let [_, c, h, w]: [usize; 4] = dims(&t);
+        let [kh, kw] = window.kernel;
+        let rows = kernels::spread(f32s(&a), batch, m, oh * ow);
+        let cols = kernels::im2col_t(f32s(&t), [batch, c, h, w], [oh, ow], window);
+        let k = batch * oh * ow;
+        let lhs = tensor(rows, vec![m, k]);
+        // [c·kh·kw, k] read as its transpose: gemm takes the strides, no copy.
+        let rhs = Flex::float_swap_dims(tensor(cols, vec![c * kh * kw, k]), 0, 1);
+        let product = Flex::float_matmul(lhs, rhs);
+        Flex::float_reshape(product, [m, c, kh, kw].into())
+    }
+}
+
+fn dims(t: &FlexTensor) -> [usize; 4] {
+    let d = t.layout().shape().to_vec();
+    [d[0], d[1], d[2], d[3]]
+}
+
+fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("dense f32 tensor")
+}
+
+fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+type AutodiffTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+
+/// Which of the two layers a node records: the weight gradient is `window_product` of the
+/// output gradient and the input for a convolution, of the input and the output gradient
+/// for a transposed one.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Conv,
+    Transpose,
+}
+
+#[derive(Debug)]
+struct GemmConvBackward;
+
+impl<B: GemmConv> Backward<B, 2> for GemmConvBackward {
+    type State = (NodeId, NodeId, Window, Kind);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, window, kind) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
+        if let Some(node) = node_x {
+            let dx = match kind {
+                Kind::Conv => B::conv2d_x_backward(x.clone(), weight, grad.clone(), window.conv()),
+                Kind::Transpose => {
+                    B::conv_transpose2d_x_backward(weight, grad.clone(), window.transpose())
+                }
+            };
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_weight {
+            let dw = match kind {
+                Kind::Conv => B::window_product(grad, x, window),
+                Kind::Transpose => B::window_product(x, grad, window),
+            };
+            grads.register::<B>(node.id, dw);
+        }
+    }
+}
+
+fn record<B: GemmConv, C: CheckpointStrategy>(
+    x: AutodiffTensor<B, C>,
+    weight: AutodiffTensor<B, C>,
+    window: Window,
+    kind: Kind,
+) -> AutodiffTensor<B, C> {
+    let forward = |x: FloatTensor<B>, weight: FloatTensor<B>| match kind {
+        Kind::Conv => B::conv2d(x, weight, None, window.conv()),
+        Kind::Transpose => B::conv_transpose2d(x, weight, None, window.transpose()),
+    };
+    match GemmConvBackward
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let y = forward(x.into_primitive(), weight.into_primitive());
+            prep.finish((x_state, weight_state, window, kind), y)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(forward(x.into_primitive(), weight.into_primitive()))
+        }
+    }
+}
+
+impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
+    fn gemm_conv2d(
+        x: AutodiffTensor<B, C>,
+        weight: AutodiffTensor<B, C>,
+        window: Window,
+    ) -> AutodiffTensor<B, C> {
+        record::<B, C>(x, weight, window, Kind::Conv)
+    }
+
+    fn gemm_conv_transpose2d(
+        x: AutodiffTensor<B, C>,
+        weight: AutodiffTensor<B, C>,
+        window: Window,
+    ) -> AutodiffTensor<B, C> {
+        record::<B, C>(x, weight, window, Kind::Transpose)
+    }
+}
+
+/// The two layout kernels on plain NCHW slices, in parallel over rows.
+mod kernels {
+    use super::Window;
+    use rayon::prelude::*;
+
+    /// `a` `[batch, m, l]` as `[m, batch · l]`.
+    pub fn spread(a: &[f32], batch: usize, m: usize, l: usize) -> Vec<f32> {
+        let mut out = vec![0f32; a.len()];
+        out.par_chunks_mut(batch * l)
+            .enumerate()
+            .for_each(|(row, out)| {
+                for (b, dst) in out.chunks_exact_mut(l).enumerate() {
+                    let start = (b * m + row) * l;
+                    dst.copy_from_slice(&a[start..start + l]);
+                }
+            });
+        out
+    }
+
+    /// The transposed im2col of `t` `[batch, c, h, w]`: `[c · kh · kw, batch · oh · ow]`,
+    /// row `(c, i, j)` holding `t[b, c, y·s − p + i·d, x·s − p + j·d]` (0 outside) at column
+    /// `(b, y, x)`.
+    pub fn im2col_t(t: &[f32], shape: [usize; 4], grid: [usize; 2], win: Window) -> Vec<f32> {
+        let [batch, c, h, w] = shape;
+        let [oh, ow] = grid;
+        let [kh, kw] = win.kernel;
+        let cols = batch * oh * ow;
+        let mut out = vec![0f32; c * kh * kw * cols];
+        out.par_chunks_mut(cols).enumerate().for_each(|(row, out)| {
+            let (ch, i, j) = (row / (kh * kw), row / kw % kh, row % kw);
+            let dy = (i * win.dilation[0]) as isize - win.padding[0] as isize;
+            let dx = (j * win.dilation[1]) as isize - win.padding[1] as isize;
+            let (sy, sx) = (win.stride[0] as isize, win.stride[1] as isize);
+            // Output columns whose source column lies inside the image.
+            let first = if dx < 0 { ((-dx) + sx - 1) / sx } else { 0 } as usize;
+            let last = (((w as isize - 1 - dx).max(-1) / sx + 1).max(0) as usize).min(ow);
+            for b in 0..batch {
+                let plane = &t[(b * c + ch) * h * w..][..h * w];
+                for y in 0..oh {
+                    let src_y = y as isize * sy + dy;
+                    if src_y < 0 || src_y >= h as isize || first >= last {
+                        continue;
+                    }
+                    let src = &plane[src_y as usize * w..][..w];
+                    let dst = &mut out[(b * oh + y) * ow..][..ow];
+                    if sx == 1 {
+                        let s0 = (first as isize + dx) as usize;
+                        dst[first..last].copy_from_slice(&src[s0..s0 + (last - first)]);
+                    } else {
+                        for (x, d) in dst.iter_mut().enumerate().take(last).skip(first) {
+                            *d = src[(x as isize * sx + dx) as usize];
+                        }
+                    }
+                }
+            }
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::nn::PaddingConfig2d;
+    use burn::tensor::{Device, Distribution};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Calls of the CPU kernel on this thread (tests run in parallel), so a test can
+        /// tell the GEMM path ran.
+        pub(super) static GEMM_CALLS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn calls() -> usize {
+        GEMM_CALLS.with(Cell::get)
+    }
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// Output and gradients (input, weight, bias) of `layer` through Burn's own path and
+    /// through `ours`, under a loss that weighs every output differently.
+    fn check<M: burn::module::Module>(
+        layer: &M,
+        weight: &dyn Fn(&M) -> Tensor<4>,
+        bias: &dyn Fn(&M) -> Option<Tensor<1>>,
+        burns: &dyn Fn(&M, Tensor<4>) -> Tensor<4>,
+        ours: &dyn Fn(&M, Tensor<4>) -> Tensor<4>,
+        input: [usize; 4],
+        what: &str,
+    ) {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let x0 = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let y = burns(layer, x0.clone());
+        let upstream = Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let mut runs = Vec::new();
+        for mine in [false, true] {
+            let x = x0.clone().detach().require_grad();
+            let before = calls();
+            let y = if mine {
+                ours(layer, x.clone())
+            } else {
+                burns(layer, x.clone())
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let ran = calls() > before;
+            assert_eq!(
+                ran, mine,
+                "{what}: the GEMM weight gradient ran only on our path"
+            );
+            let db = bias(layer).map(|b| b.grad(&grads).unwrap().reshape([1, 1, 1, -1]));
+            runs.push([
+                Some(values(y.inner())),
+                Some(values(x.grad(&grads).unwrap())),
+                Some(values(weight(layer).grad(&grads).unwrap())),
+                db.map(values),
+            ]);
+        }
+        for (k, name) in [
+            "output",
+            "input gradient",
+            "weight gradient",
+            "bias gradient",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (a, b) = (&runs[0][k], &runs[1][k]);
+            assert_eq!(a.is_some(), b.is_some());
+            let (Some(a), Some(b)) = (a, b) else { continue };
+            assert_eq!(a.len(), b.len(), "{what}: {name}");
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-4, "{what}: {name} differs by {worst}");
+        }
+    }
+
+    fn check_conv(conv: Conv2d, input: [usize; 4], what: &str) {
+        check(
+            &conv,
+            &|c: &Conv2d| c.weight.val(),
+            &|c: &Conv2d| c.bias.as_ref().map(|b| b.val()),
+            &|c: &Conv2d, x| c.forward(x),
+            &|c: &Conv2d, x| conv2d(c, x),
+            input,
+            what,
+        );
+    }
+
+    fn check_transpose(conv: ConvTranspose2d, input: [usize; 4], what: &str) {
+        check(
+            &conv,
+            &|c: &ConvTranspose2d| c.weight.val(),
+            &|c: &ConvTranspose2d| c.bias.as_ref().map(|b| b.val()),
+            &|c: &ConvTranspose2d, x| c.forward(x),
+            &|c: &ConvTranspose2d, x| conv_transpose2d(c, x),
+            input,
+            what,
+        );
+    }
+
+    /// The layers the classifier and the GAN use (and odd sizes, a dilation, strides whose
+    /// windows run off the edge) give Burn's outputs and gradients.
+    #[test]
+    fn gemm_weight_gradient_matches_burns_convolution() {
+        let d = Device::flex().autodiff();
+        let conv = |i, o, k: usize, s: usize, p: usize| {
+            Conv2dConfig::new([i, o], [k, k])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        };
+        check_conv(conv(5, 4, 3, 1, 1).init(&d), [3, 5, 7, 6], "3x3");
+        check_conv(
+            conv(3, 6, 7, 2, 3).with_bias(false).init(&d),
+            [2, 3, 11, 9],
+            "7x7 stride 2, no bias",
+        );
+        check_conv(conv(4, 3, 4, 2, 1).init(&d), [2, 4, 8, 10], "4x4 stride 2");
+        check_conv(conv(2, 3, 3, 1, 0).init(&d), [2, 2, 6, 6], "3x3 unpadded");
+        check_conv(
+            conv(2, 3, 3, 1, 2).with_dilation([2, 2]).init(&d),
+            [2, 2, 7, 5],
+            "3x3 dilated",
+        );
+        check_conv(
+            conv(3, 2, 3, 2, 1).with_stride([2, 1]).init(&d),
+            [2, 3, 9, 6],
+            "strides differing by axis",
+        );
+        let transpose = |i, o, k: usize, s: usize, p: usize| {
+            ConvTranspose2dConfig::new([i, o], [k, k])
+                .with_stride([s, s])
+                .with_padding([p, p])
+        };
+        check_transpose(transpose(6, 5, 4, 2, 1).init(&d), [3, 6, 4, 5], "4x4 up");
+        check_transpose(
+            transpose(7, 4, 4, 1, 0).init(&d),
+            [3, 7, 1, 1],
+            "1x1 to 4x4",
+        );
+        check_transpose(
+            transpose(3, 2, 3, 2, 0).init(&d),
+            [2, 3, 3, 4],
+            "3x3 up, unpadded",
+        );
+    }
+
+    /// Without autodiff (scoring, generation) and for grouped layers the layers run Burn's
+    /// own path.
+    #[test]
+    fn inference_and_grouped_layers_keep_burns_path() {
+        let d = Device::flex();
+        let before = calls();
+        let conv = Conv2dConfig::new([2, 2], [3, 3]).init(&d);
+        let x = Tensor::<4>::ones([1, 2, 4, 4], &d);
+        assert_eq!(values(conv2d(&conv, x.clone())), values(conv.forward(x)));
+        let ad = d.autodiff();
+        let grouped = Conv2dConfig::new([2, 2], [3, 3]).with_groups(2).init(&ad);
+        let x = Tensor::<4>::ones([1, 2, 4, 4], &ad).require_grad();
+        let _ = conv2d(&grouped, x.clone()).sum().backward();
+        assert!(conv_window(&grouped).is_none());
+        assert_eq!(calls(), before);
+    }
+}
