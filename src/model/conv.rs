@@ -595,6 +595,12 @@ mod tests {
             [2, 3, 9, 6],
             "strides differing by axis",
         );
+        // An even side under a stride of 2 (Burn's input gradient needs `padding_out`).
+        check_conv(
+            conv(2, 3, 3, 2, 1).init(&d),
+            [2, 2, 8, 8],
+            "3x3 stride 2, even side",
+        );
         // Taps that fall wholly outside the image at a stride of 2.
         check_conv(
             conv(2, 2, 3, 2, 2).with_dilation([2, 2]).init(&d),
