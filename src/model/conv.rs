@@ -1,4 +1,4 @@
-//! Convolutions whose weight gradient is one matrix product on the CPU backend.
+//! Convolutions whose gradients are one matrix product each on the CPU backend.
 //!
 //! Burn 0.22's generic backward, which the CPU backend (flex) uses, computes a convolution's
 //! weight gradient as another convolution with batch and channels swapped: per input channel
@@ -33,8 +33,10 @@ use burn::backend::{backend_extension, Autodiff, Backend, Flex, TensorMetadata};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, UnfoldOptions};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use burn_flex::FlexTensor;
+
+use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
 
 /// Stride, padding (the same on both sides) and dilation of a 2-D window, per axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +57,8 @@ impl Window {
     }
 }
 
-/// Convolutions without bias (`x` `[batch, in, h, w]`) and the product their weight
-/// gradients share: `Σ_b a[b] · im2col(t[b])ᵀ` for `a` `[batch, m, oh, ow]` and `t`
+/// Convolutions without bias (`x` `[batch, in, h, w]`), a convolution's input gradient, and
+/// the product both layers' weight gradients share: `Σ_b a[b] · im2col(t[b])ᵀ` for `a` `[batch, m, oh, ow]` and `t`
 /// `[batch, c, h, w]`, the windows of `t` placed on `a`'s `oh x ow` grid; `[m, c, kh, kw]`.
 #[backend_extension(Flex, Autodiff)]
 pub trait GemmConv: Backend {
@@ -65,7 +67,7 @@ pub trait GemmConv: Backend {
         weight: FloatTensor<Self>,
         window: Window,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, None, window.conv())
+        Kind::Conv.forward::<Self>(x, weight, window)
     }
 
     fn gemm_conv_transpose2d(
@@ -73,7 +75,7 @@ pub trait GemmConv: Backend {
         weight: FloatTensor<Self>,
         window: Window,
     ) -> FloatTensor<Self> {
-        Self::conv_transpose2d(x, weight, None, window.transpose())
+        Kind::Transpose.forward::<Self>(x, weight, window)
     }
 
     /// The input gradient of `gemm_conv2d` (`x` for its shape).
@@ -135,7 +137,7 @@ fn conv_window(conv: &Conv2d) -> Option<Window> {
 }
 
 fn uses_gemm(x: &Tensor<4>) -> bool {
-    x.is_autodiff() && super::norm::is_flex(&x.device())
+    x.is_autodiff() && is_flex(&x.device())
 }
 
 /// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.
@@ -195,7 +197,7 @@ impl GemmConv for Flex {
         if output_grad.dtype() != DType::F32 || weight.dtype() != DType::F32 {
             return Self::conv2d_x_backward(x, weight, output_grad, window.conv());
         }
-        let dy = output_grad.to_contiguous();
+        let dy = dense(output_grad);
         let [batch, o, oh, ow] = dims(&dy);
         let [_, c, h, w] = dims(&x);
         let [kh, kw] = window.kernel;
@@ -203,8 +205,11 @@ impl GemmConv for Flex {
             kernels::spread(f32s(&dy), batch, o, oh * ow),
             vec![o, batch * oh * ow],
         );
-        let weight = Flex::float_reshape(weight.to_contiguous(), [o, c * kh * kw].into());
-        let cols = Flex::float_matmul(Flex::float_swap_dims(weight, 0, 1), rows).to_contiguous();
+        let weight = Flex::float_reshape(dense(weight), [o, c * kh * kw].into());
+        let cols = dense(Flex::float_matmul(
+            Flex::float_swap_dims(weight, 0, 1),
+            rows,
+        ));
         let dx = kernels::col2im(f32s(&cols), [batch, c, h, w], [oh, ow], window);
         tensor(dx, vec![batch, c, h, w])
     }
@@ -215,7 +220,7 @@ impl GemmConv for Flex {
         }
         #[cfg(test)]
         tests::GEMM_CALLS.with(|n| n.set(n.get() + 1));
-        let (a, t) = (a.to_contiguous(), t.to_contiguous());
+        let (a, t) = (dense(a), dense(t));
         let [batch, m, oh, ow]: [usize; 4] = dims(&a);
         let [_, c, h, w]: [usize; 4] = dims(&t);
         let [kh, kw] = window.kernel;
@@ -235,16 +240,6 @@ fn dims(t: &FlexTensor) -> [usize; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("dense f32 tensor")
-}
-
-fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-type AutodiffTensor<B, C> = FloatTensor<Autodiff<B, C>>;
-
 /// Which of the two layers a node records: the weight gradient is `window_product` of the
 /// output gradient and the input for a convolution, of the input and the output gradient
 /// for a transposed one.
@@ -252,6 +247,21 @@ type AutodiffTensor<B, C> = FloatTensor<Autodiff<B, C>>;
 enum Kind {
     Conv,
     Transpose,
+}
+
+impl Kind {
+    /// The layer's forward pass, Burn's own (without bias: `with_bias` adds it).
+    fn forward<B: Backend>(
+        self,
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        window: Window,
+    ) -> FloatTensor<B> {
+        match self {
+            Kind::Conv => B::conv2d(x, weight, None, window.conv()),
+            Kind::Transpose => B::conv_transpose2d(x, weight, None, window.transpose()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -296,10 +306,7 @@ fn record<B: GemmConv, C: CheckpointStrategy>(
     window: Window,
     kind: Kind,
 ) -> AutodiffTensor<B, C> {
-    let forward = |x: FloatTensor<B>, weight: FloatTensor<B>| match kind {
-        Kind::Conv => B::conv2d(x, weight, None, window.conv()),
-        Kind::Transpose => B::conv_transpose2d(x, weight, None, window.transpose()),
-    };
+    let forward = |x: FloatTensor<B>, weight: FloatTensor<B>| kind.forward::<B>(x, weight, window);
     match GemmConvBackward
         .prepare::<C>([x.node(), weight.node()])
         .compute_bound()

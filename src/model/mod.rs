@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod conv;
+mod flex;
 pub mod gan;
 pub mod norm;
 mod seeded;

@@ -21,8 +21,10 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Flex};
 use burn::nn::BatchNorm;
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use burn_flex::FlexTensor;
+
+use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
 
 /// A fused training BatchNorm: `(output, batch mean, biased batch variance)`, and its
 /// gradients `(input, gamma, beta)` given the output's.
@@ -100,10 +102,6 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(y)
 }
 
-pub(super) fn is_flex(device: &Device) -> bool {
-    device.clone().inner() == Device::flex()
-}
-
 impl FusedNorm for Flex {
     fn fused_norm_train(
         x: FlexTensor,
@@ -172,24 +170,7 @@ fn planes(x: &FlexTensor) -> (usize, usize, usize) {
     (n, c, dims[2..].iter().product())
 }
 
-fn dense(t: FlexTensor) -> FlexTensor {
-    match t.as_slice::<f32>() {
-        Some(_) => t,
-        None => t.to_contiguous(),
-    }
-}
-
-fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("dense f32 tensor")
-}
-
-fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-/// The autodiff node: the forward kernel now, the backward kernel when gradients flow back.
-/// Autodiff's tensor (its type is not exported by name).
-type AutodiffTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+// The autodiff node: the forward kernel now, the backward kernel when gradients flow back.
 
 impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
     fn fused_norm_train(
@@ -440,7 +421,7 @@ mod kernels {
 mod tests {
     use super::*;
     use burn::nn::BatchNormConfig;
-    use burn::tensor::Distribution;
+    use burn::tensor::{Device, Distribution};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Calls of the CPU kernel, so a test can tell the fused path ran.
