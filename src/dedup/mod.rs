@@ -296,6 +296,15 @@ fn lap(t: &mut std::time::Instant) -> f64 {
     secs
 }
 
+/// A sample's RGB pixels for the colour check (`verify::is_copy`), `None` in a gray store
+/// (or when they are missing: the pair is then refused).
+pub fn colour_pixels(store: &Store, id: &Id, channels: u8) -> Result<Option<Vec<u8>>> {
+    Ok(match channels {
+        3 => store.pixels(id)?,
+        _ => None,
+    })
+}
+
 /// Luma of RGB pixels; gray pixels unchanged.
 pub fn to_gray(px: &[u8], channels: u8) -> Vec<u8> {
     if channels == 3 {
@@ -371,10 +380,7 @@ pub fn dedup(store: &Store, params: Params) -> Result<DedupReport> {
     let colour_reads = std::sync::atomic::AtomicUsize::new(0);
     let colour = |i: usize| -> Result<Option<Vec<u8>>> {
         colour_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(match channels {
-            3 => store.pixels(&all[i].id)?,
-            _ => None,
-        })
+        colour_pixels(store, &all[i].id, channels)
     };
     let (mut groups, checked) = link(all.len(), c, params.min_similarity, &images, &colour)?;
     drop(images);

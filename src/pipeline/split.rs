@@ -173,12 +173,7 @@ pub fn leakage(store: &Store, params: Params) -> Result<Vec<Leak>> {
             verify::Picture::new(gray(b)?, side),
         );
         let colours = || {
-            let rgb = |i: usize| -> Result<Option<Vec<u8>>> {
-                Ok(match channels {
-                    3 => store.pixels(&samples[i].id)?,
-                    _ => None,
-                })
-            };
+            let rgb = |i: usize| dedup::colour_pixels(store, &samples[i].id, channels);
             Ok([rgb(a)?, rgb(b)?])
         };
         if verify::is_copy(&ga, &gb, params.min_similarity, colours)? {
