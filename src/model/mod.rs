@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod conv;
 mod flex;
 pub mod gan;
+mod gemm;
 pub mod norm;
 mod seeded;
 
