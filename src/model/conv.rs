@@ -1,4 +1,4 @@
-//! Convolutions whose gradients are one matrix product each on the CPU backend.
+//! Convolutions in training as one matrix product each on the CPU backend.
 //!
 //! Burn 0.22's generic backward, which the CPU backend (flex) uses, computes a convolution's
 //! weight gradient as another convolution with batch and channels swapped: per input channel
@@ -12,15 +12,21 @@
 //! A convolution's input gradient is one GEMM too, the weight's transpose times the output
 //! gradient, summed back into the input's shape row segment by row segment (flex's own
 //! transposed convolution, which Burn's generic backward calls, scatters value by value —
-//! 8% of a GAN iteration in its profile). The forward passes and a transposed convolution's
-//! input gradient (a plain convolution) stay Burn's.
+//! 8% of a GAN iteration in its profile). The forward passes are the same two products:
+//! a convolution is the weight times the input's im2col, a transposed convolution is a
+//! convolution's input gradient with its input in the gradient's place, and its input
+//! gradient is a plain convolution (flex's forward passes transpose to channels-last on the
+//! calling thread, or run one thin GEMM per image). 1x1 convolutions stay `pointwise`
+//! matmuls: through this path their layout copies cost more than they save (classifier
+//! epoch 3.04/3.13/3.38 s as matmuls vs 3.32/3.73/3.95 s here, same binary).
 //!
 //! The same backend-extension mechanism as `norm`: a `Flex` kernel and an `Autodiff` node
 //! that records one operation and calls it when gradients flow back; elsewhere (wgpu,
 //! inference, grouped or asymmetric padding) the layers run Burn's own path. Written so it
 //! could go upstream: `window_product` is what flex would put behind its
 //! `conv2d_weight_backward` and `conv_transpose2d_weight_backward`, `conv_input_grad`
-//! behind `conv2d_x_backward`.
+//! behind `conv2d_x_backward`, the Flex `gemm_conv2d` and `gemm_conv_transpose2d` behind
+//! `conv2d` and `conv_transpose2d` for large enough batches.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -61,6 +67,17 @@ impl Window {
                 + 1
         };
         [side(h, 0), side(w, 1)]
+    }
+
+    /// The output side of a transposed convolution over an `h x w` input (no output
+    /// padding), or `None` when the padding eats it.
+    fn transposed_side(self, [h, w]: [usize; 2]) -> Option<[usize; 2]> {
+        let side = |n: usize, a: usize| {
+            ((n.max(1) - 1) * self.stride[a] + self.dilation[a] * (self.kernel[a] - 1) + 1)
+                .checked_sub(2 * self.padding[a])
+                .filter(|&s| s > 0 && n > 0)
+        };
+        Some([side(h, 0)?, side(w, 1)?])
     }
 
     fn transpose(self) -> ConvTransposeOptions<2> {
@@ -221,8 +238,20 @@ impl GemmConv for Flex {
         )
     }
 
-    /// The weight's transpose times the output gradient, `[in · kh · kw, batch · positions]`,
-    /// in one GEMM, then summed back into the input's shape (`kernels::col2im`).
+    /// A transposed convolution's forward pass is a convolution's input gradient with the
+    /// input in the output gradient's place (`scatter_product`). Flex's own runs one thin
+    /// GEMM per image (16 to 64 columns at the GAN's small sides).
+    fn gemm_conv_transpose2d(x: FlexTensor, weight: FlexTensor, window: Window) -> FlexTensor {
+        let [batch, _, h, w] = dims(&x);
+        let [_, o, _, _] = dims(&weight);
+        match window.transposed_side([h, w]) {
+            Some([oh, ow]) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => {
+                scatter_product(x, weight, [batch, o, oh, ow], window)
+            }
+            _ => Kind::Transpose.forward::<Self>(x, weight, window),
+        }
+    }
+
     fn conv_input_grad(
         x: FlexTensor,
         weight: FlexTensor,
@@ -232,18 +261,7 @@ impl GemmConv for Flex {
         if output_grad.dtype() != DType::F32 || weight.dtype() != DType::F32 {
             return Self::conv2d_x_backward(x, weight, output_grad, window.conv());
         }
-        let (dy, weight) = (dense(output_grad), dense(weight));
-        let [batch, o, oh, ow] = dims(&dy);
-        let [_, c, h, w] = dims(&x);
-        let [kh, kw] = window.kernel;
-        let n = batch * oh * ow;
-        let rows = kernels::spread(f32s(&dy), batch, o, oh * ow);
-        let cols = product(
-            View::rows(f32s(&weight), o, c * kh * kw).t(),
-            View::rows(&rows, o, n),
-        );
-        let dx = kernels::col2im(&cols, [batch, c, h, w], [oh, ow], window);
-        tensor(dx, vec![batch, c, h, w])
+        scatter_product(output_grad, weight, dims(&x), window)
     }
 
     fn window_product(a: FlexTensor, t: FlexTensor, window: Window) -> FlexTensor {
@@ -266,6 +284,32 @@ impl GemmConv for Flex {
         );
         tensor(product, vec![m, c, kh, kw])
     }
+}
+
+/// The weight `[o, c, kh, kw]`'s transpose times `dy` `[batch, o, oh, ow]` laid out as
+/// `[o, batch · oh · ow]`: `[c · kh · kw, batch · oh · ow]` in one GEMM, each column summed
+/// back into `shape` `[batch, c, h, w]` where the window at its grid position reads
+/// (`kernels::col2im`). Flex's transposed convolution, which Burn's generic input gradient
+/// calls, scatters value by value.
+fn scatter_product(
+    dy: FlexTensor,
+    weight: FlexTensor,
+    shape: [usize; 4],
+    window: Window,
+) -> FlexTensor {
+    let (dy, weight) = (dense(dy), dense(weight));
+    let [batch, o, oh, ow] = dims(&dy);
+    let [_, c, h, w] = shape;
+    let [kh, kw] = window.kernel;
+    let rows = kernels::spread(f32s(&dy), batch, o, oh * ow);
+    let cols = product(
+        View::rows(f32s(&weight), o, c * kh * kw).t(),
+        View::rows(&rows, o, batch * oh * ow),
+    );
+    tensor(
+        kernels::col2im(&cols, shape, [oh, ow], window),
+        vec![batch, c, h, w],
+    )
 }
 
 fn dims(t: &FlexTensor) -> [usize; 4] {
@@ -317,9 +361,9 @@ impl<B: GemmConv> Backward<B, 2> for GemmConvBackward {
         if let Some(node) = node_x {
             let dx = match kind {
                 Kind::Conv => B::conv_input_grad(x.clone(), weight, grad.clone(), window),
-                Kind::Transpose => {
-                    B::conv_transpose2d_x_backward(weight, grad.clone(), window.transpose())
-                }
+                // A transposed convolution's input gradient is the plain convolution of
+                // the output gradient with the same weight.
+                Kind::Transpose => B::gemm_conv2d(grad.clone(), weight, window),
             };
             grads.register::<B>(node.id, dx);
         }
