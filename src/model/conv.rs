@@ -59,14 +59,15 @@ impl Window {
         ConvOptions::new(self.stride, self.padding, self.dilation, 1)
     }
 
-    /// The output grid of a convolution over an `h x w` input.
-    fn grid(self, [h, w]: [usize; 2]) -> [usize; 2] {
+    /// The output grid of a convolution over an `h x w` input, or `None` when the window
+    /// is larger than the padded input.
+    fn grid(self, [h, w]: [usize; 2]) -> Option<[usize; 2]> {
         let side = |n: usize, a: usize| {
-            (n + 2 * self.padding[a]).saturating_sub(self.dilation[a] * (self.kernel[a] - 1) + 1)
-                / self.stride[a]
-                + 1
+            (n + 2 * self.padding[a])
+                .checked_sub(self.dilation[a] * (self.kernel[a] - 1) + 1)
+                .map(|room| room / self.stride[a] + 1)
         };
-        [side(h, 0), side(w, 1)]
+        Some([side(h, 0)?, side(w, 1)?])
     }
 
     /// The output side of a transposed convolution over an `h x w` input (no output
@@ -219,13 +220,13 @@ impl GemmConv for Flex {
     /// own convolution transposes the input to channels-last on the calling thread first
     /// (≈6% of a GAN iteration, with the pool idle).
     fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, window: Window) -> FlexTensor {
-        if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
-            return Kind::Conv.forward::<Self>(x, weight, window);
-        }
-        let (x, weight) = (dense(x), dense(weight));
         let [batch, c, h, w] = dims(&x);
+        let [oh, ow] = match window.grid([h, w]) {
+            Some(grid) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => grid,
+            _ => return Kind::Conv.forward::<Self>(x, weight, window),
+        };
+        let (x, weight) = (dense(x), dense(weight));
         let [o, _, kh, kw] = dims(&weight);
-        let [oh, ow] = window.grid([h, w]);
         let cols = kernels::im2col_t(f32s(&x), [batch, c, h, w], [oh, ow], window);
         let k = c * kh * kw;
         let y = product(
