@@ -216,13 +216,13 @@ fn with_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
 
 impl GemmConv for Flex {
     /// The weight `[out, in · kh · kw]` times the input's transposed im2col, one GEMM for the
-    /// whole batch, then laid back out as `[batch, out, oh, ow]` (`kernels::gather`). Flex's
+    /// whole batch, then laid back out as `[batch, out, oh, ow]` (`kernels::swap`). Flex's
     /// own convolution transposes the input to channels-last on the calling thread first
     /// (≈6% of a GAN iteration, with the pool idle).
     fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, window: Window) -> FlexTensor {
         let [batch, c, h, w] = dims(&x);
         let [oh, ow] = match window.grid([h, w]) {
-            Some(grid) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => grid,
+            Some(grid) if f32_pair(&x, &weight) => grid,
             _ => return Kind::Conv.forward::<Self>(x, weight, window),
         };
         let (x, weight) = (dense(x), dense(weight));
@@ -233,10 +233,7 @@ impl GemmConv for Flex {
             View::rows(f32s(&weight), o, k),
             View::rows(&cols, k, batch * oh * ow),
         );
-        tensor(
-            kernels::gather(&y, batch, o, oh * ow),
-            vec![batch, o, oh, ow],
-        )
+        tensor(kernels::swap(&y, o, batch, oh * ow), vec![batch, o, oh, ow])
     }
 
     /// A transposed convolution's forward pass is a convolution's input gradient with the
@@ -246,7 +243,7 @@ impl GemmConv for Flex {
         let [batch, _, h, w] = dims(&x);
         let [_, o, _, _] = dims(&weight);
         match window.transposed_side([h, w]) {
-            Some([oh, ow]) if x.dtype() == DType::F32 && weight.dtype() == DType::F32 => {
+            Some([oh, ow]) if f32_pair(&x, &weight) => {
                 scatter_product(x, weight, [batch, o, oh, ow], window)
             }
             _ => Kind::Transpose.forward::<Self>(x, weight, window),
@@ -259,14 +256,14 @@ impl GemmConv for Flex {
         output_grad: FlexTensor,
         window: Window,
     ) -> FlexTensor {
-        if output_grad.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        if !f32_pair(&output_grad, &weight) {
             return Self::conv2d_x_backward(x, weight, output_grad, window.conv());
         }
         scatter_product(output_grad, weight, dims(&x), window)
     }
 
     fn window_product(a: FlexTensor, t: FlexTensor, window: Window) -> FlexTensor {
-        if a.dtype() != DType::F32 || t.dtype() != DType::F32 {
+        if !f32_pair(&a, &t) {
             return burns_window_product::<Self>(a, t, window);
         }
         #[cfg(test)]
@@ -275,7 +272,7 @@ impl GemmConv for Flex {
         let [batch, m, oh, ow]: [usize; 4] = dims(&a);
         let [_, c, h, w]: [usize; 4] = dims(&t);
         let [kh, kw] = window.kernel;
-        let rows = kernels::spread(f32s(&a), batch, m, oh * ow);
+        let rows = kernels::swap(f32s(&a), batch, m, oh * ow);
         let cols = kernels::im2col_t(f32s(&t), [batch, c, h, w], [oh, ow], window);
         let k = batch * oh * ow;
         // [c·kh·kw, k] read as its transpose: gemm takes the strides, no copy.
@@ -302,7 +299,7 @@ fn scatter_product(
     let [batch, o, oh, ow] = dims(&dy);
     let [_, c, h, w] = shape;
     let [kh, kw] = window.kernel;
-    let rows = kernels::spread(f32s(&dy), batch, o, oh * ow);
+    let rows = kernels::swap(f32s(&dy), batch, o, oh * ow);
     let cols = product(
         View::rows(f32s(&weight), o, c * kh * kw).t(),
         View::rows(&rows, o, batch * oh * ow),
@@ -311,6 +308,12 @@ fn scatter_product(
         kernels::col2im(&cols, shape, [oh, ow], window),
         vec![batch, c, h, w],
     )
+}
+
+/// Whether both operands are f32, the only type the kernels here handle (others take
+/// Burn's path).
+fn f32_pair(a: &FlexTensor, b: &FlexTensor) -> bool {
+    a.dtype() == DType::F32 && b.dtype() == DType::F32
 }
 
 fn dims(t: &FlexTensor) -> [usize; 4] {
@@ -464,22 +467,13 @@ mod kernels {
         unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
     }
 
-    /// `a` `[batch, m, l]` as `[m, batch · l]`.
-    pub fn spread(a: &[f32], batch: usize, m: usize, l: usize) -> Vec<f32> {
-        build(a.len(), batch * l, |row, out| {
-            for (b, dst) in out.chunks_exact_mut(l).enumerate() {
-                let start = (b * m + row) * l;
+    /// `a` `[p, q, l]` as `[q, p, l]`: a layer's `[batch, channels, positions]` as the GEMM's
+    /// `[channels, batch · positions]` (`p` = batch), and back (`q` = batch).
+    pub fn swap(a: &[f32], p: usize, q: usize, l: usize) -> Vec<f32> {
+        build(a.len(), p * l, |j, out| {
+            for (i, dst) in out.chunks_exact_mut(l).enumerate() {
+                let start = (i * q + j) * l;
                 copy(dst, &a[start..start + l]);
-            }
-        })
-    }
-
-    /// The inverse of `spread`: `y` `[m, batch · l]` as `[batch, m, l]`.
-    pub fn gather(y: &[f32], batch: usize, m: usize, l: usize) -> Vec<f32> {
-        build(y.len(), m * l, |b, out| {
-            for (row, dst) in out.chunks_exact_mut(l).enumerate() {
-                let start = (row * batch + b) * l;
-                copy(dst, &y[start..start + l]);
             }
         })
     }
