@@ -12,6 +12,7 @@
 //!
 //! `THRESH_BENCH_TRAIN=speed,quality,seed,gan` (default) picks sections;
 //! `THRESH_BENCH_SNAPSHOTS=N` scores crossval by N epochs' mean softmax (default 5, as `train`);
+//! `THRESH_BENCH_FOLD_WORKERS=N` trains N crossval folds at once (default 0 = one per core);
 //! `THRESH_BENCH_KNN=W` weighs the neighbours' vote (default 0.5, as `train`; 0 = model alone);
 //! `THRESH_BENCH_AUGMENT` (preset), `THRESH_BENCH_SMOOTHING`, `THRESH_BENCH_MIXUP` override
 //! the store's augmentation for crossval (ablations);
@@ -204,6 +205,12 @@ fn quality() -> serde_json::Value {
     {
         cfg.knn_weight = w;
     }
+    if let Some(w) = std::env::var("THRESH_BENCH_FOLD_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        cfg.fold_workers = w;
+    }
     ablate(&mut cfg.train.augment);
     let t = Instant::now();
     let never = AtomicBool::new(false);
@@ -221,8 +228,8 @@ fn quality() -> serde_json::Value {
     let flagged: Vec<_> = o.scores.iter().map(|(id, s)| (*id, s.flagged)).collect();
     let fl = train::quality::flags(&store, &truth, &flagged).expect("flags");
     println!(
-        "crossval ({} folds, {} snapshot(s), neighbours' vote {}, reference net, cpu) on {}: {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
-        cfg.folds, cfg.snapshots, cfg.knn_weight, setup.out.display(), r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
+        "crossval ({} folds, {} at once, {} snapshot(s), neighbours' vote {}, reference net, cpu) on {}: {} scored, {} wrong (labels + junk); precision at |wrong| {:.3} ({} hits), labels only {:.3}; mean val acc {:.3}; {:.0} s",
+        cfg.folds, train::concurrent::workers(cfg.fold_workers, cfg.folds), cfg.snapshots, cfg.knn_weight, setup.out.display(), r.scored, r.wrong, r.precision, r.hits, r.precision_labels_only, o.val_acc, wall
     );
     println!(
         "flagged by confident learning: {} ({} wrong): precision {:.3}, recall {:.3}",

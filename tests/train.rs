@@ -365,6 +365,57 @@ fn bad_plans_are_refused_clearly() {
     assert!(err(&cv, &cfg).contains("one label"), "{}", err(&cv, &cfg));
 }
 
+/// Folds trained side by side give the round the same scores, and report the same stages
+/// and epochs in the same order, as folds trained one after another.
+#[test]
+fn crossval_folds_side_by_side_match_one_after_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = demo_store(tmp.path(), 240);
+    let plan = Plan::from_store(&store, Mode::Crossval, None, 1).unwrap();
+    let never = AtomicBool::new(false);
+    let run_with = |workers: usize| {
+        let mut cfg = small(10, 3);
+        cfg.fold_workers = workers;
+        let mut events = Vec::new();
+        let o = train::run(
+            &backend::Compute::cpu().device,
+            &plan,
+            &cfg,
+            &mut |e| {
+                if !matches!(e, train::TrainEvent::Batch { .. }) {
+                    events.push(e);
+                }
+            },
+            &never,
+        )
+        .unwrap();
+        let losses: Vec<(thresh::store::Id, f32, f32)> = o
+            .scores
+            .iter()
+            .map(|(id, s)| (*id, s.loss, s.margin))
+            .collect();
+        // Wall times differ run to run; everything else must not.
+        for e in &mut events {
+            if let train::TrainEvent::Epoch { secs, .. } = e {
+                *secs = 0.0;
+            }
+        }
+        (losses, events, o.models.len())
+    };
+    let (one_loss, one_events, one_models) = run_with(1);
+    let (three_loss, three_events, three_models) = run_with(3);
+    assert_eq!(one_models, 3);
+    assert_eq!(three_models, 3);
+    assert_eq!(one_loss.len(), plan.pool.len());
+    assert_eq!(one_loss, three_loss);
+    let stages = one_events
+        .iter()
+        .filter(|e| matches!(e, train::TrainEvent::Stage { text } if text.starts_with("fold ")))
+        .count();
+    assert_eq!(stages, 3, "{one_events:?}");
+    assert_eq!(one_events, three_events);
+}
+
 #[test]
 fn cancel_stops_training() {
     let tmp = tempfile::tempdir().unwrap();

@@ -72,6 +72,11 @@ pub struct TrainArgs {
     /// precision at |wrong| rose from 0.928 to 0.954.
     #[arg(long, default_value_t = crate::train::vote::WEIGHT)]
     pub knn_weight: f32,
+    /// Crossval: folds trained at once (0 = one per core). Two folds side by side fill the
+    /// cores one leaves idle (its step's serial parts); each holds its own copy of the
+    /// training images. The scores are the same either way.
+    #[arg(long, default_value_t = 0)]
+    pub fold_workers: usize,
     /// Start from trained weights instead of random ones: `last` (the latest round), a
     /// round number, or another store's directory (its latest round; a new head when its
     /// classes differ). Seed mode; crossval takes only another store.
@@ -97,6 +102,7 @@ pub fn train(store: &Store, choice: BackendChoice, json: bool, a: TrainArgs) -> 
         anyhow::bail!("--knn-weight {} is not between 0 and 1", a.knn_weight);
     }
     cfg.knn_weight = a.knn_weight;
+    cfg.fold_workers = a.fold_workers;
     if let Some(from) = &a.init {
         let warm = crate::train::warm::resolve(store, from, a.mode)?;
         if !json {

@@ -10,6 +10,7 @@
 //! are the two places that read and write it.
 
 pub mod backend;
+pub mod concurrent;
 pub mod confident;
 pub mod data;
 pub mod fit;
@@ -147,6 +148,10 @@ pub struct RunConfig {
     /// (`vote`; 0 = the model's alone, as runs stored before the field existed).
     #[serde(default)]
     pub knn_weight: f32,
+    /// Crossval: folds trained at once (`concurrent`); 0 = one per core. The scores do not
+    /// depend on it.
+    #[serde(default)]
+    pub fold_workers: usize,
 }
 
 fn one() -> usize {
@@ -161,6 +166,7 @@ impl RunConfig {
             val_fraction: 0.1,
             snapshots: 5,
             knn_weight: vote::WEIGHT,
+            fold_workers: 0,
         }
     }
 
@@ -340,52 +346,25 @@ pub fn run(
             let mut forgetting = vec![0u32; n];
             let (mut tr_acc, mut va_acc, mut secs, mut epochs) = (0f32, 0f32, 0f32, 0usize);
             let (mut train_size, mut val_size) = (0, 0);
+            let workers = concurrent::workers(cfg.fold_workers, folds);
+            let fold = |f: usize, on: &mut dyn FnMut(TrainEvent), stop: &AtomicBool| {
+                train_fold(device, plan, cfg, &tc, &fold_of, f, on, stop)
+            };
             let mut models = Vec::new();
-            for f in 0..folds {
-                let rest: Vec<usize> = (0..n).filter(|&i| fold_of[i] != f).collect();
-                let held: Vec<usize> = (0..n).filter(|&i| fold_of[i] == f).collect();
-                let pool = plan.pool.select(&rest);
-                // Split positions within `rest`, so forgetting maps back to pool indices.
-                let (tr_pos, va_pos) =
-                    data::split_indices(&pool.labels, cfg.val_fraction, tc.seed + f as u64);
-                let train = pool.select(&tr_pos);
-                let val = pool.select(&va_pos);
-                on(TrainEvent::Stage {
-                    text: format!(
-                        "fold {}/{folds}: training on {}, validating on {}, scoring {}",
-                        f + 1,
-                        train.len(),
-                        val.len(),
-                        held.len()
-                    ),
-                });
-                let mut fold_cfg = tc.clone();
-                fold_cfg.seed = tc.seed.wrapping_add(f as u64 * 1000);
-                let held_data = plan.pool.select(&held);
-                let probe = (cfg.snapshots > 1).then_some(&held_data);
-                let fitted = fit::fit_probing(device, &fold_cfg, &train, &val, probe, on, cancel)?;
-                for (k, &p) in tr_pos.iter().enumerate() {
-                    forgetting[rest[p]] += fitted.forgetting[k];
+            for done in concurrent::in_order(folds, workers, fold, on, cancel)? {
+                for (k, &p) in done.tr_pos.iter().enumerate() {
+                    forgetting[done.rest[p]] += done.fitted.forgetting[k];
                 }
-                let held_scores = match probe {
-                    Some(_) => score::averaged(
-                        &fitted.probe_probs,
-                        fitted.best_epoch,
-                        cfg.snapshots,
-                        &held_data.labels,
-                    ),
-                    None => score::score(&fitted.model, &held_data, device)?,
-                };
-                for (&i, s) in held.iter().zip(held_scores) {
+                for (&i, s) in done.held.iter().zip(done.held_scores) {
                     scores[i] = Some(s);
                 }
-                tr_acc += fitted.train_acc;
-                va_acc += fitted.val_acc;
-                secs += fitted.mean_epoch_secs;
-                epochs += fitted.epochs_run;
-                train_size = train.len();
-                val_size = val.len();
-                models.push(fitted.model);
+                tr_acc += done.fitted.train_acc;
+                va_acc += done.fitted.val_acc;
+                secs += done.fitted.mean_epoch_secs;
+                epochs += done.fitted.epochs_run;
+                train_size = done.train_size;
+                val_size = done.val_size;
+                models.push(done.fitted.model);
             }
             // The neighbours' vote needs every fold model's features of the pool; the
             // first model's also serve as the round's embedding.
@@ -474,6 +453,80 @@ pub fn run(
             })
         }
     }
+}
+
+/// One crossval fold, trained and scored: what `run` folds into the round.
+struct Fold {
+    /// Pool positions of the samples it trained or validated on.
+    rest: Vec<usize>,
+    /// Positions within `rest` it trained on (`fitted.forgetting` is in this order).
+    tr_pos: Vec<usize>,
+    /// Pool positions it held out and scored, with their scores.
+    held: Vec<usize>,
+    held_scores: Vec<SampleScore>,
+    fitted: fit::Fitted,
+    train_size: usize,
+    val_size: usize,
+}
+
+/// Train fold `f` on the other folds (less a validation share) and score its own samples.
+#[allow(clippy::too_many_arguments)]
+fn train_fold(
+    device: &Device,
+    plan: &Plan,
+    cfg: &RunConfig,
+    tc: &TrainConfig,
+    fold_of: &[usize],
+    f: usize,
+    on: &mut dyn FnMut(TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<Fold, TrainError> {
+    let n = plan.pool.len();
+    let rest: Vec<usize> = (0..n).filter(|&i| fold_of[i] != f).collect();
+    let held: Vec<usize> = (0..n).filter(|&i| fold_of[i] == f).collect();
+    // Split positions within `rest`, so forgetting maps back to pool indices; the images
+    // are copied once, straight into the fold's train and validation sets.
+    let labels: Vec<usize> = rest.iter().map(|&i| plan.pool.labels[i]).collect();
+    let (tr_pos, va_pos) = data::split_indices(&labels, cfg.val_fraction, tc.seed + f as u64);
+    let of_pool = |pos: &[usize]| {
+        plan.pool
+            .select(&pos.iter().map(|&p| rest[p]).collect::<Vec<_>>())
+    };
+    let (train, val) = (of_pool(&tr_pos), of_pool(&va_pos));
+    on(TrainEvent::Stage {
+        text: format!(
+            "fold {}/{}: training on {}, validating on {}, scoring {}",
+            f + 1,
+            cfg.folds,
+            train.len(),
+            val.len(),
+            held.len()
+        ),
+    });
+    let mut fold_cfg = tc.clone();
+    fold_cfg.seed = tc.seed.wrapping_add(f as u64 * 1000);
+    let held_data = plan.pool.select(&held);
+    let probe = (cfg.snapshots > 1).then_some(&held_data);
+    let mut fitted = fit::fit_probing(device, &fold_cfg, &train, &val, probe, on, cancel)?;
+    let held_scores = match probe {
+        Some(_) => score::averaged(
+            &fitted.probe_probs,
+            fitted.best_epoch,
+            cfg.snapshots,
+            &held_data.labels,
+        ),
+        None => score::score(&fitted.model, &held_data, device)?,
+    };
+    fitted.probe_probs = Vec::new();
+    Ok(Fold {
+        rest,
+        tr_pos,
+        held,
+        held_scores,
+        fitted,
+        train_size: train.len(),
+        val_size: val.len(),
+    })
 }
 
 /// Crossval's pseudo-labels: each unlabelled sample scored against the class the fold models'
