@@ -13,6 +13,11 @@ mod seeded;
 
 pub use seeded::seeded;
 
+/// Whether `device` is the CPU backend (flex), with or without autodiff.
+pub fn runs_on_cpu(device: &burn::tensor::Device) -> bool {
+    flex::is_flex(device)
+}
+
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
