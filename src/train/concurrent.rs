@@ -30,8 +30,8 @@ enum Message<T> {
     Done(usize, Result<T, TrainError>),
 }
 
-/// Run `job(0..tasks)` on `workers` threads, tasks taken in order, and return the results
-/// in task order. `job` gets its task, a progress sink and a stop flag raised when `cancel`
+/// Run `job(0..tasks)`, at most `workers` at once as tasks of the rayon pool (no more than
+/// it has threads), tasks taken in order, and return the results in task order. `job` gets its task, a progress sink and a stop flag raised when `cancel`
 /// is or when another task failed; the first failure in task order is returned.
 pub fn in_order<T: Send>(
     tasks: usize,
