@@ -10,7 +10,7 @@ use crate::model::ClassifierConfig;
 use crate::store::{now_secs, Id, Split, State, Store};
 use crate::train::backend::Compute;
 use crate::train::data::{split_indices, Dataset};
-use crate::train::{fit, score, TrainError, TrainEvent};
+use crate::train::{concurrent, fit, score, TrainError, TrainEvent};
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -245,25 +245,38 @@ fn fold_scores(
     if folds.len() < 2 {
         return Ok(None);
     }
-    let mut accs = Vec::new();
-    for &f in &folds {
+    // Each fold model trains on the other folds: independent, so side by side on the
+    // compute pool (`train::concurrent`), progress still reported fold by fold.
+    let labels: Vec<String> = folds
+        .iter()
+        .map(|f| format!("{} fold {}", v.name, f + 1))
+        .collect();
+    let one = |k: usize, on: &mut dyn FnMut(TrainEvent), stop: &AtomicBool| {
+        let f = folds[k];
         let held: Vec<usize> = (0..v.pool.len())
             .filter(|&i| v.fold_of[i] == Some(f))
             .collect();
         let rest: Vec<usize> = (0..v.pool.len())
             .filter(|&i| v.fold_of[i].is_some_and(|g| g != f))
             .collect();
-        let label = format!("{} fold {}", v.name, f + 1);
         let fitted = fit::fit(
             device,
             &job.config.train,
             &v.pool.select(&rest),
             &v.pool.select(&held),
-            &mut |e| on(&label, e),
-            cancel,
+            on,
+            stop,
         )?;
-        accs.push(accuracy(&fitted.model, &job.test, device)?);
-    }
+        accuracy(&fitted.model, &job.test, device)
+    };
+    let workers = concurrent::workers(0, folds.len());
+    let accs = concurrent::in_order(
+        folds.len(),
+        workers,
+        one,
+        &mut |k, e| on(&labels[k], e),
+        cancel,
+    )?;
     let n = accs.len() as f32;
     let mean = accs.iter().sum::<f32>() / n;
     let std = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n).sqrt();

@@ -31,17 +31,21 @@ enum Message<T> {
 }
 
 /// Run `job(0..tasks)`, at most `workers` at once as tasks of the rayon pool (no more than
-/// it has threads), tasks taken in order, and return the results in task order. `job` gets its task, a progress sink and a stop flag raised when `cancel`
-/// is or when another task failed; the first failure in task order is returned.
+/// it has threads), tasks taken in order, and return the results in task order. `job` gets
+/// its task, a progress sink and a stop flag raised when `cancel` is or when another task
+/// failed; `on` gets each event with the task it came from. The first failure in task
+/// order is returned.
 pub fn in_order<T: Send>(
     tasks: usize,
     workers: usize,
     job: impl Fn(usize, &mut dyn FnMut(TrainEvent), &AtomicBool) -> Result<T, TrainError> + Sync,
-    on: &mut dyn FnMut(TrainEvent),
+    on: &mut dyn FnMut(usize, TrainEvent),
     cancel: &AtomicBool,
 ) -> Result<Vec<T>, TrainError> {
     if workers <= 1 || tasks <= 1 {
-        return (0..tasks).map(|t| job(t, on, cancel)).collect();
+        return (0..tasks)
+            .map(|t| job(t, &mut |e| on(t, e), cancel))
+            .collect();
     }
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(cancel.load(Ordering::Relaxed));
@@ -82,7 +86,7 @@ pub fn in_order<T: Send>(
                 stop.store(true, Ordering::Relaxed);
             }
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(Message::Event(t, e)) if t == lead => on(e),
+                Ok(Message::Event(t, e)) if t == lead => on(t, e),
                 Ok(Message::Event(_, TrainEvent::Batch { .. })) => {}
                 Ok(Message::Event(t, e)) => held[t].push(e),
                 Ok(Message::Done(t, r)) => {
@@ -90,9 +94,9 @@ pub fn in_order<T: Send>(
                     while lead < tasks && results[lead].is_some() {
                         lead += 1;
                         if lead < tasks {
-                            std::mem::take(&mut held[lead])
-                                .into_iter()
-                                .for_each(&mut *on);
+                            for e in std::mem::take(&mut held[lead]) {
+                                on(lead, e);
+                            }
                         }
                     }
                 }
@@ -129,17 +133,17 @@ mod tests {
             }
             Ok(t * 10)
         };
-        let out = in_order(4, 3, job, &mut |e| seen.push(e), &never).unwrap();
+        let out = in_order(4, 3, job, &mut |t, e| seen.push((t, e)), &never).unwrap();
         assert_eq!(out, vec![0, 10, 20, 30]);
         let texts: Vec<String> = seen
             .into_iter()
-            .map(|e| match e {
-                TrainEvent::Stage { text } => text,
+            .map(|(t, e)| match e {
+                TrainEvent::Stage { text } => format!("{t}:{text}"),
                 other => panic!("{other:?}"),
             })
             .collect();
         let want: Vec<String> = (0..4)
-            .flat_map(|t| (0..3).map(move |k| format!("{t}.{k}")))
+            .flat_map(|t| (0..3).map(move |k| format!("{t}:{t}.{k}")))
             .collect();
         assert_eq!(texts, want);
     }
@@ -159,7 +163,7 @@ mod tests {
                 Ok(())
             }
         };
-        let r = in_order(6, 2, job, &mut |_| {}, &never);
+        let r = in_order(6, 2, job, &mut |_, _| {}, &never);
         assert!(
             matches!(r, Err(TrainError::Invalid(ref m)) if m == "fold 0"),
             "{r:?}"
@@ -177,7 +181,7 @@ mod tests {
             }
             Ok(())
         };
-        let r = in_order(5, 2, job, &mut |_| {}, &cancel);
+        let r = in_order(5, 2, job, &mut |_, _| {}, &cancel);
         assert!(matches!(r, Err(TrainError::Cancelled)), "{r:?}");
     }
 

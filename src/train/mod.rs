@@ -351,7 +351,7 @@ pub fn run(
                 train_fold(device, plan, cfg, &tc, &fold_of, f, on, stop)
             };
             let mut models = Vec::new();
-            for done in concurrent::in_order(folds, workers, fold, on, cancel)? {
+            for done in concurrent::in_order(folds, workers, fold, &mut |_, e| on(e), cancel)? {
                 for (k, &p) in done.tr_pos.iter().enumerate() {
                     forgetting[done.rest[p]] += done.fitted.forgetting[k];
                 }
