@@ -511,6 +511,8 @@ fn side_by_side(thresh: &serde_json::Value, torch: &serde_json::Value) {
 }
 
 fn main() {
+    // As the binary does: the figures are the ones a user gets.
+    thresh::alloc::keep_freed_memory();
     let sections =
         std::env::var("THRESH_BENCH_TRAIN").unwrap_or_else(|_| "speed,quality,seed,gan".into());
     println!(

@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    thresh::alloc::keep_freed_memory();
     let args = thresh::cli::Cli::parse();
     match thresh::cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
