@@ -124,6 +124,30 @@ pub trait GemmConv: Backend {
     ) -> FloatTensor<Self> {
         burns_window_product::<Self>(a, t, window)
     }
+
+    /// Both gradients of a layer `kind` recorded, `(input, weight)`, for the backward pass
+    /// when it wants both (`x` the layer's input, `output_grad` the gradient of its output).
+    fn conv_grads(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        window: Window,
+        kind: Kind,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        separate_grads::<Self>(x, weight, output_grad, window, kind)
+    }
+}
+
+/// `conv_grads` as two separate computations (the trait's default).
+fn separate_grads<B: GemmConv>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    window: Window,
+    kind: Kind,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let dx = kind.input_grad::<B>(x.clone(), weight, grad.clone(), window);
+    (dx, kind.weight_grad::<B>(x, grad, window))
 }
 
 /// `window_product` from Burn's own operations (the trait's default, and flex's for
@@ -225,26 +249,23 @@ impl GemmConv for Flex {
             Some(grid) if f32_pair(&x, &weight) => grid,
             _ => return Kind::Conv.forward::<Self>(x, weight, window),
         };
+        ran_gemm();
         let (x, weight) = (dense(x), dense(weight));
-        let [o, _, kh, kw] = dims(&weight);
         let cols = kernels::im2col_t(f32s(&x), [batch, c, h, w], [oh, ow], window);
-        let k = c * kh * kw;
-        let y = product(
-            View::rows(f32s(&weight), o, k),
-            View::rows(&cols, k, batch * oh * ow),
-        );
-        tensor(kernels::swap(&y, o, batch, oh * ow), vec![batch, o, oh, ow])
+        weight_times_cols(&weight, &cols, [batch, oh, ow])
     }
 
     /// A transposed convolution's forward pass is a convolution's input gradient with the
-    /// input in the output gradient's place (`scatter_product`). Flex's own runs one thin
+    /// input in the output gradient's place (`scatter_rows`). Flex's own runs one thin
     /// GEMM per image (16 to 64 columns at the GAN's small sides).
     fn gemm_conv_transpose2d(x: FlexTensor, weight: FlexTensor, window: Window) -> FlexTensor {
         let [batch, _, h, w] = dims(&x);
         let [_, o, _, _] = dims(&weight);
         match window.transposed_side([h, w]) {
             Some([oh, ow]) if f32_pair(&x, &weight) => {
-                scatter_product(x, weight, [batch, o, oh, ow], window)
+                ran_gemm();
+                let (x, weight) = (dense(x), dense(weight));
+                scatter_rows(&channel_rows(&x), &weight, [batch, o, oh, ow], window)
             }
             _ => Kind::Transpose.forward::<Self>(x, weight, window),
         }
@@ -259,53 +280,121 @@ impl GemmConv for Flex {
         if !f32_pair(&output_grad, &weight) {
             return Self::conv2d_x_backward(x, weight, output_grad, window.conv());
         }
-        scatter_product(output_grad, weight, dims(&x), window)
+        ran_gemm();
+        let (dy, weight) = (dense(output_grad), dense(weight));
+        scatter_rows(&channel_rows(&dy), &weight, dims(&x), window)
     }
 
     fn window_product(a: FlexTensor, t: FlexTensor, window: Window) -> FlexTensor {
         if !f32_pair(&a, &t) {
             return burns_window_product::<Self>(a, t, window);
         }
-        #[cfg(test)]
-        tests::GEMM_CALLS.with(|n| n.set(n.get() + 1));
+        ran_gemm();
         let (a, t) = (dense(a), dense(t));
-        let [batch, m, oh, ow]: [usize; 4] = dims(&a);
-        let [_, c, h, w]: [usize; 4] = dims(&t);
-        let [kh, kw] = window.kernel;
-        let rows = kernels::swap(f32s(&a), batch, m, oh * ow);
-        let cols = kernels::im2col_t(f32s(&t), [batch, c, h, w], [oh, ow], window);
-        let k = batch * oh * ow;
-        // [c·kh·kw, k] read as its transpose: gemm takes the strides, no copy.
-        let product = product(
-            View::rows(&rows, m, k),
-            View::rows(&cols, c * kh * kw, k).t(),
-        );
-        tensor(product, vec![m, c, kh, kw])
+        let [_, _, oh, ow] = dims(&a);
+        rows_times_cols_t(
+            &channel_rows(&a),
+            &window_cols(&t, [oh, ow], window),
+            &t,
+            window,
+        )
+    }
+
+    /// Both gradients from one layout of the output gradient: a convolution's input and
+    /// weight gradients both read it as `[out, batch · positions]` rows, a transposed
+    /// convolution's both multiply its im2col.
+    fn conv_grads(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        window: Window,
+        kind: Kind,
+    ) -> (FlexTensor, FlexTensor) {
+        if !(f32_pair(&x, &weight) && f32_pair(&output_grad, &weight)) {
+            return separate_grads::<Self>(x, weight, output_grad, window, kind);
+        }
+        let [batch, c, h, w] = dims(&x);
+        let [_, _, oh, ow] = dims(&output_grad);
+        ran_gemm();
+        let (x, weight, dy) = (dense(x), dense(weight), dense(output_grad));
+        match kind {
+            Kind::Conv => {
+                let rows = channel_rows(&dy);
+                let dx = scatter_rows(&rows, &weight, [batch, c, h, w], window);
+                let cols = window_cols(&x, [oh, ow], window);
+                (dx, rows_times_cols_t(&rows, &cols, &x, window))
+            }
+            Kind::Transpose => {
+                let cols = window_cols(&dy, [h, w], window);
+                let dx = weight_times_cols(&weight, &cols, [batch, h, w]);
+                (dx, rows_times_cols_t(&channel_rows(&x), &cols, &dy, window))
+            }
+        }
     }
 }
 
-/// The weight `[o, c, kh, kw]`'s transpose times `dy` `[batch, o, oh, ow]` laid out as
-/// `[o, batch · oh · ow]`: `[c · kh · kw, batch · oh · ow]` in one GEMM, each column summed
-/// back into `shape` `[batch, c, h, w]` where the window at its grid position reads
-/// (`kernels::col2im`). Flex's transposed convolution, which Burn's generic input gradient
-/// calls, scatters value by value.
-fn scatter_product(
-    dy: FlexTensor,
-    weight: FlexTensor,
+/// Counts a call of the kernels here, for the tests to tell which path ran.
+fn ran_gemm() {
+    #[cfg(test)]
+    tests::GEMM_CALLS.with(|n| n.set(n.get() + 1));
+}
+
+/// `t` `[batch, c, h, w]` as the GEMM's `[c, batch · h · w]` rows.
+fn channel_rows(t: &FlexTensor) -> Vec<f32> {
+    let [batch, c, h, w] = dims(t);
+    kernels::swap(f32s(t), batch, c, h * w)
+}
+
+/// The transposed im2col of `t` for windows on a `grid`: `[c · kh · kw, batch · grid]`.
+fn window_cols(t: &FlexTensor, grid: [usize; 2], window: Window) -> Vec<f32> {
+    kernels::im2col_t(f32s(t), dims(t), grid, window)
+}
+
+/// `weight` `[o, k]` times `cols` `[k, batch · oh · ow]`, laid out as `[batch, o, oh, ow]`.
+fn weight_times_cols(weight: &FlexTensor, cols: &[f32], [batch, oh, ow]: [usize; 3]) -> FlexTensor {
+    let o = dims(weight)[0];
+    let (n, k) = (batch * oh * ow, weight.layout().shape().num_elements() / o);
+    let y = product(View::rows(f32s(weight), o, k), View::rows(cols, k, n));
+    tensor(kernels::swap(&y, o, batch, oh * ow), vec![batch, o, oh, ow])
+}
+
+/// `rows` `[m, n]` times `cols` `[c · kh · kw, n]` transposed (gemm takes the strides, no
+/// copy): `[m, c, kh, kw]`, with `c` the channels of `t`, the tensor `cols` was taken from.
+fn rows_times_cols_t(rows: &[f32], cols: &[f32], t: &FlexTensor, window: Window) -> FlexTensor {
+    let c = dims(t)[1];
+    let [kh, kw] = window.kernel;
+    let k = c * kh * kw;
+    let (n, m) = (cols.len() / k, rows.len() / (cols.len() / k));
+    let product = product(View::rows(rows, m, n), View::rows(cols, k, n).t());
+    tensor(product, vec![m, c, kh, kw])
+}
+
+/// The weight `[o, c, kh, kw]`'s transpose times `rows` `[o, batch · oh · ow]`:
+/// `[c · kh · kw, batch · oh · ow]` in one GEMM, each column summed back into `shape`
+/// `[batch, c, h, w]` where the window at its grid position reads (`kernels::col2im`).
+/// Flex's transposed convolution, which Burn's generic input gradient calls, scatters value
+/// by value.
+fn scatter_rows(
+    rows: &[f32],
+    weight: &FlexTensor,
     shape: [usize; 4],
     window: Window,
 ) -> FlexTensor {
-    let (dy, weight) = (dense(dy), dense(weight));
-    let [batch, o, oh, ow] = dims(&dy);
-    let [_, c, h, w] = shape;
-    let [kh, kw] = window.kernel;
-    let rows = kernels::swap(f32s(&dy), batch, o, oh * ow);
+    let [o, c, kh, kw] = dims(weight);
+    let n = rows.len() / o;
+    let [batch, _, h, w] = shape;
     let cols = product(
-        View::rows(f32s(&weight), o, c * kh * kw).t(),
-        View::rows(&rows, o, batch * oh * ow),
+        View::rows(f32s(weight), o, c * kh * kw).t(),
+        View::rows(rows, o, n),
     );
+    // The grid the rows were laid out on: n = batch · oh · ow, and the window's grid over
+    // `shape` is that grid.
+    let grid = window
+        .grid([h, w])
+        .expect("the window fits the input it was taken from");
+    debug_assert_eq!(batch * grid[0] * grid[1], n);
     tensor(
-        kernels::col2im(&cols, shape, [oh, ow], window),
+        kernels::col2im(&cols, shape, grid, window),
         vec![batch, c, h, w],
     )
 }
@@ -324,8 +413,8 @@ fn dims(t: &FlexTensor) -> [usize; 4] {
 /// Which of the two layers a node records: the weight gradient is `window_product` of the
 /// output gradient and the input for a convolution, of the input and the output gradient
 /// for a transposed one.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
     Conv,
     Transpose,
 }
@@ -341,6 +430,35 @@ impl Kind {
         match self {
             Kind::Conv => B::conv2d(x, weight, None, window.conv()),
             Kind::Transpose => B::conv_transpose2d(x, weight, None, window.transpose()),
+        }
+    }
+
+    /// The gradient of the layer's input `x`.
+    fn input_grad<B: GemmConv>(
+        self,
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        window: Window,
+    ) -> FloatTensor<B> {
+        match self {
+            Kind::Conv => B::conv_input_grad(x, weight, grad, window),
+            // A transposed convolution's input gradient is the plain convolution of the
+            // output gradient with the same weight.
+            Kind::Transpose => B::gemm_conv2d(grad, weight, window),
+        }
+    }
+
+    /// The gradient of the layer's weight, from its input `x`.
+    fn weight_grad<B: GemmConv>(
+        self,
+        x: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        window: Window,
+    ) -> FloatTensor<B> {
+        match self {
+            Kind::Conv => B::window_product(grad, x, window),
+            Kind::Transpose => B::window_product(x, grad, window),
         }
     }
 }
@@ -362,21 +480,19 @@ impl<B: GemmConv> Backward<B, 2> for GemmConvBackward {
         let (x_state, weight_state, window, kind) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
-        if let Some(node) = node_x {
-            let dx = match kind {
-                Kind::Conv => B::conv_input_grad(x.clone(), weight, grad.clone(), window),
-                // A transposed convolution's input gradient is the plain convolution of
-                // the output gradient with the same weight.
-                Kind::Transpose => B::gemm_conv2d(grad.clone(), weight, window),
-            };
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = node_weight {
-            let dw = match kind {
-                Kind::Conv => B::window_product(grad, x, window),
-                Kind::Transpose => B::window_product(x, grad, window),
-            };
-            grads.register::<B>(node.id, dw);
+        match (node_x, node_weight) {
+            (Some(nx), Some(nw)) => {
+                let (dx, dw) = B::conv_grads(x, weight, grad, window, kind);
+                grads.register::<B>(nx.id, dx);
+                grads.register::<B>(nw.id, dw);
+            }
+            (Some(nx), None) => {
+                grads.register::<B>(nx.id, kind.input_grad::<B>(x, weight, grad, window));
+            }
+            (None, Some(nw)) => {
+                grads.register::<B>(nw.id, kind.weight_grad::<B>(x, grad, window));
+            }
+            (None, None) => {}
         }
     }
 }
@@ -467,6 +583,31 @@ mod kernels {
         unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
     }
 
+    /// `dst[k] = src[k · step]`: the taps of a strided window along a row.
+    fn gather(dst: &mut [MaybeUninit<f32>], src: &[f32], step: usize) {
+        let Some(last) = dst.len().checked_sub(1) else {
+            return;
+        };
+        assert!(last * step < src.len(), "gather past the row");
+        for (k, d) in dst.iter_mut().enumerate() {
+            // SAFETY: k · step ≤ last · step < src.len() (the assert): one check per row
+            // instead of one per tap, in the loop of every strided window.
+            d.write(unsafe { *src.get_unchecked(k * step) });
+        }
+    }
+
+    /// `dst[k · step] += src[k]`: `gather`'s inverse, summing.
+    fn scatter_add(dst: &mut [f32], src: &[f32], step: usize) {
+        let Some(last) = src.len().checked_sub(1) else {
+            return;
+        };
+        assert!(last * step < dst.len(), "scatter past the row");
+        for (k, s) in src.iter().enumerate() {
+            // SAFETY: as in `gather`, k · step ≤ last · step < dst.len().
+            unsafe { *dst.get_unchecked_mut(k * step) += *s };
+        }
+    }
+
     /// `a` `[p, q, l]` as `[q, p, l]`: a layer's `[batch, channels, positions]` as the GEMM's
     /// `[channels, batch · positions]` (`p` = batch), and back (`q` = batch).
     pub fn swap(a: &[f32], p: usize, q: usize, l: usize) -> Vec<f32> {
@@ -532,10 +673,7 @@ mod kernels {
                     if sx == 1 {
                         copy(&mut dst[first..last], &src[s0..s0 + (last - first)]);
                     } else {
-                        let taps = src[s0..].iter().step_by(sx as usize);
-                        for (d, s) in dst[first..last].iter_mut().zip(taps) {
-                            d.write(*s);
-                        }
+                        gather(&mut dst[first..last], &src[s0..], sx as usize);
                     }
                 }
             }
@@ -570,10 +708,7 @@ mod kernels {
                         let dst = &mut plane[dst_y as usize * w..][..w];
                         let src = &block[y * ow..][first..last];
                         let d0 = (first as isize * sx + dx) as usize;
-                        let taps = dst[d0..].iter_mut().step_by(sx as usize);
-                        for (d, s) in taps.zip(src) {
-                            *d += *s;
-                        }
+                        scatter_add(&mut dst[d0..], src, sx as usize);
                     }
                 }
             }
@@ -604,7 +739,9 @@ mod tests {
     }
 
     /// Output and gradients (input, weight, bias) of `layer` through Burn's own path and
-    /// through `ours`, under a loss that weighs every output differently.
+    /// through `ours`, under a loss that weighs every output differently: with both the
+    /// input and the weights wanting gradients (`conv_grads`), the input alone (the layer
+    /// without gradients: `conv_input_grad`) and the weights alone (`window_product`).
     fn check<M: burn::module::Module>(
         layer: &M,
         weight: &dyn Fn(&M) -> Tensor<4>,
@@ -619,48 +756,57 @@ mod tests {
         let x0 = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
         let y = burns(layer, x0.clone());
         let upstream = Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &device);
-        let mut runs = Vec::new();
-        for mine in [false, true] {
-            let x = x0.clone().detach().require_grad();
-            let before = calls();
-            let y = if mine {
-                ours(layer, x.clone())
-            } else {
-                burns(layer, x.clone())
-            };
-            let grads = (y.clone() * upstream.clone()).sum().backward();
-            let ran = calls() > before;
-            assert_eq!(
-                ran, mine,
-                "{what}: the GEMM weight gradient ran only on our path"
-            );
-            let db = bias(layer).map(|b| b.grad(&grads).unwrap().reshape([1, 1, 1, -1]));
-            runs.push([
-                Some(values(y.inner())),
-                Some(values(x.grad(&grads).unwrap())),
-                Some(values(weight(layer).grad(&grads).unwrap())),
-                db.map(values),
-            ]);
-        }
-        for (k, name) in [
-            "output",
-            "input gradient",
-            "weight gradient",
-            "bias gradient",
-        ]
-        .iter()
-        .enumerate()
-        {
-            let (a, b) = (&runs[0][k], &runs[1][k]);
-            assert_eq!(a.is_some(), b.is_some());
-            let (Some(a), Some(b)) = (a, b) else { continue };
-            assert_eq!(a.len(), b.len(), "{what}: {name}");
-            let worst = a
-                .iter()
-                .zip(b)
-                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
-                .fold(0f32, f32::max);
-            assert!(worst < 1e-4, "{what}: {name} differs by {worst}");
+        let frozen = layer.clone().no_grad();
+        for (wants, layer, x_grad, w_grad) in [
+            ("both gradients", layer, true, true),
+            ("the input's gradient", &frozen, true, false),
+            ("the weight's gradient", layer, false, true),
+        ] {
+            let what = format!("{what}, {wants}");
+            let mut runs = Vec::new();
+            for mine in [false, true] {
+                let x = x0.clone().detach();
+                let x = if x_grad { x.require_grad() } else { x };
+                let before = calls();
+                let y = if mine {
+                    ours(layer, x.clone())
+                } else {
+                    burns(layer, x.clone())
+                };
+                let grads = (y.clone() * upstream.clone()).sum().backward();
+                let ran = calls() > before;
+                assert_eq!(ran, mine, "{what}: the GEMM kernels ran only on our path");
+                let db = bias(layer)
+                    .and_then(|b| b.grad(&grads))
+                    .map(|g| g.reshape([1, 1, 1, -1]));
+                runs.push([
+                    Some(values(y.inner())),
+                    x.grad(&grads).map(values),
+                    weight(layer).grad(&grads).map(values),
+                    db.map(values),
+                ]);
+            }
+            let names = [
+                "output",
+                "input gradient",
+                "weight gradient",
+                "bias gradient",
+            ];
+            for (k, name) in names.iter().enumerate() {
+                let (a, b) = (&runs[0][k], &runs[1][k]);
+                assert_eq!(a.is_some(), b.is_some(), "{what}: {name}");
+                let (Some(a), Some(b)) = (a, b) else { continue };
+                assert_eq!(a.len(), b.len(), "{what}: {name}");
+                let worst = a
+                    .iter()
+                    .zip(b)
+                    .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+                    .fold(0f32, f32::max);
+                assert!(worst < 1e-4, "{what}: {name} differs by {worst}");
+            }
+            // Each run has the gradients it asked for and no others.
+            assert_eq!(runs[1][1].is_some(), x_grad, "{what}: input gradient");
+            assert_eq!(runs[1][2].is_some(), w_grad, "{what}: weight gradient");
         }
     }
 

@@ -248,15 +248,25 @@ pub fn train(
         let fake = g
             .forward(noise(cfg.batch, None, &mut rng, &device), oh.clone())
             .detach();
-        let d_loss = bce_with_logits(d.forward(real_x, oh.clone()), true)
-            + bce_with_logits(d.forward(fake, oh.clone()), false);
+        // Real and fake through the discriminator as one batch: it has no batch statistics,
+        // so each logit is what a pass of its own half gives, in half the operations.
+        let b = cfg.batch;
+        let logits = d.forward(
+            Tensor::cat(vec![real_x, fake], 0),
+            Tensor::cat(vec![oh.clone(), oh.clone()], 0),
+        );
+        let d_loss = bce_with_logits(logits.clone().slice(0..b), true)
+            + bce_with_logits(logits.slice(b..2 * b), false);
         let d_figure = d_loss.clone().detach().reshape([1]);
         let grads = GradientsParams::from_grads(d_loss.backward(), &d);
         let d = opt_d.step(cfg.lr, d, grads);
 
         // Generator step: fool the discriminator; with γ > 0, also the classifier.
         let fake = g.forward(noise(cfg.batch, None, &mut rng, &device), oh.clone());
-        let mut g_loss = bce_with_logits(d.forward(fake.clone(), oh.clone()), true) * cfg.delta;
+        // The discriminator is a fixed function in this step: a copy without gradients for
+        // its weights (they would be computed and dropped) passes the gradient to the fake.
+        let judge = d.clone().no_grad();
+        let mut g_loss = bce_with_logits(judge.forward(fake.clone(), oh.clone()), true) * cfg.delta;
         if gamma > 0.0 {
             let labels_t = Tensor::<1, burn::tensor::Int>::from_data(
                 TensorData::new(labels.iter().map(|&l| l as i64).collect(), [cfg.batch]),
