@@ -61,7 +61,7 @@ impl Window {
 
     /// The output grid of a convolution over an `h x w` input, or `None` when the window
     /// is larger than the padded input.
-    fn grid(self, [h, w]: [usize; 2]) -> Option<[usize; 2]> {
+    pub(super) fn grid(self, [h, w]: [usize; 2]) -> Option<[usize; 2]> {
         let side = |n: usize, a: usize| {
             (n + 2 * self.padding[a])
                 .checked_sub(self.dilation[a] * (self.kernel[a] - 1) + 1)

@@ -9,6 +9,7 @@ mod flex;
 pub mod gan;
 mod gemm;
 pub mod norm;
+pub mod pool;
 mod seeded;
 
 pub use seeded::seeded;
@@ -160,10 +161,10 @@ impl Classifier {
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         // Centre the input: paper is 1, ink near 0.
         let x = (x - 0.5) * 2.0;
-        let mut y = self.pool.forward(relu(norm::batch_norm(
-            &self.bn,
-            conv::conv2d(&self.stem, x),
-        )));
+        let mut y = pool::max_pool2d(
+            &self.pool,
+            relu(norm::batch_norm(&self.bn, conv::conv2d(&self.stem, x))),
+        );
         for b in &self.blocks {
             y = b.forward(y);
         }
@@ -260,7 +261,7 @@ impl Folded {
     /// The pooled penultimate vector, as `Classifier::features` gives it in inference mode.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = (x - 0.5) * 2.0;
-        let mut y = self.pool.forward(relu(self.stem.forward(x)));
+        let mut y = pool::max_pool2d(&self.pool, relu(self.stem.forward(x)));
         for b in &self.blocks {
             let shortcut = match &b.proj {
                 Some(p) => p.forward(y.clone()),
