@@ -547,40 +547,22 @@ impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
 /// than a zeroed allocation on the calling thread (≈5% of a GAN iteration went to
 /// memset and page zeroing there while the pool waited).
 mod kernels {
+    use super::super::flex::zero;
     use super::Window;
-    use rayon::prelude::*;
     use std::mem::MaybeUninit;
 
-    /// `n` values built in chunks of `chunk` by `fill(index, chunk)` in parallel; `fill`
-    /// must write every value of its chunk (`copy`, `zero`).
     fn build(
         n: usize,
         chunk: usize,
         fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
     ) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n);
-        out.spare_capacity_mut()[..n]
-            .par_chunks_mut(chunk.max(1))
-            .enumerate()
-            .for_each(|(i, c)| fill(i, c));
-        // SAFETY: the chunks cover all n values and every `fill` writes its whole chunk
-        // (each caller below; their tests compare every value against Burn's).
-        unsafe { out.set_len(n) };
-        out
+        super::super::flex::build(n, chunk, 1, fill)
     }
 
     fn copy(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
         for (d, s) in dst.iter_mut().zip(src) {
             d.write(*s);
         }
-    }
-
-    fn zero(dst: &mut [MaybeUninit<f32>]) -> &mut [f32] {
-        for d in dst.iter_mut() {
-            d.write(0.0);
-        }
-        // SAFETY: every value was just written.
-        unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
     }
 
     /// `dst[k] = src[k · step]`: the taps of a strided window along a row.

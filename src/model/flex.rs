@@ -1,10 +1,13 @@
-//! What the CPU backend's extension kernels (`norm`, `conv`) share: telling the CPU device
-//! apart, and moving between flex tensors and the plain f32 slices the kernels work on.
+//! What the CPU backend's extension kernels (`norm`, `conv`, `pool`) share: telling the CPU
+//! device apart, moving between flex tensors and the plain f32 slices the kernels work on,
+//! and building outputs on the compute pool.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::Autodiff;
 use burn::tensor::{Device, TensorData};
 use burn_flex::FlexTensor;
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Autodiff's tensor over backend `B` (its type is not exported by name).
 pub(super) type AutodiffTensor<B, C> = FloatTensor<Autodiff<B, C>>;
@@ -29,4 +32,36 @@ pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
 
 pub(super) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// `n` values built in chunks of `chunk` (at least `min_chunks` to a task) by
+/// `fill(index, chunk)` on the pool, in fresh unzeroed memory: a zeroed vector would be a
+/// serial pass over the whole output on the calling thread, with the pool idle (≈5% of a
+/// GAN iteration, 2.5% of a classifier step under perf). `fill` must write every value of
+/// its chunk (`zero` first where it accumulates).
+pub(super) fn build(
+    n: usize,
+    chunk: usize,
+    min_chunks: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n);
+    out.spare_capacity_mut()[..n]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .with_min_len(min_chunks.max(1))
+        .for_each(|(i, c)| fill(i, c));
+    // SAFETY: the chunks cover all n values and every `fill` writes its whole chunk (each
+    // caller; their tests compare every value against Burn's).
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `dst` set to zeros, as the initialised slice it now is.
+pub(super) fn zero(dst: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    for d in dst.iter_mut() {
+        d.write(0.0);
+    }
+    // SAFETY: every value was just written.
+    unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }

@@ -257,6 +257,7 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
 /// The two kernels on plain slices, NCHW-contiguous. Statistics accumulate per plane in f32
 /// (eight lanes, so they vectorise) and across planes in f64.
 mod kernels {
+    use super::super::flex::build;
     use rayon::prelude::*;
 
     /// Planes handed to one rayon task at least (planes can be 64 values).
@@ -306,17 +307,13 @@ mod kernels {
     }
 
     /// `out[i] = a·x[i] + b` for every plane, with `(a, b)` of the plane's channel.
-    fn affine_planes(out: &mut [f32], x: &[f32], c: usize, plane: usize, ab: &[(f32, f32)]) {
-        out.par_chunks_mut(plane)
-            .zip(x.par_chunks(plane))
-            .enumerate()
-            .with_min_len(MIN_PLANES)
-            .for_each(|(i, (o, v))| {
-                let (a, b) = ab[i % c];
-                for (o, &v) in o.iter_mut().zip(v) {
-                    *o = a * v + b;
-                }
-            });
+    fn affine_planes(x: &[f32], c: usize, plane: usize, ab: &[(f32, f32)]) -> Vec<f32> {
+        build(x.len(), plane, MIN_PLANES, |i, o| {
+            let (a, b) = ab[i % c];
+            for (o, &v) in o.iter_mut().zip(&x[i * plane..][..plane]) {
+                o.write(a * v + b);
+            }
+        })
     }
 
     /// Per channel, the `K` figures of `f` summed over the channel's planes, in f64.
@@ -366,9 +363,7 @@ mod kernels {
                 (a as f32, (beta[ch] as f64 - mean[ch] as f64 * a) as f32)
             })
             .collect();
-        let mut y = vec![0f32; x.len()];
-        affine_planes(&mut y, x, c, plane, &ab);
-        (y, mean, var)
+        (affine_planes(x, c, plane, &ab), mean, var)
     }
 
     /// `(dx, dgamma, dbeta)` for `y = γ·(x − μ)/σ + β` with batch statistics μ, σ² = var + ε:
@@ -402,17 +397,13 @@ mod kernels {
             dgamma.push(dg as f32);
             dbeta32.push(dbeta as f32);
         }
-        let mut dx = vec![0f32; x.len()];
-        dx.par_chunks_mut(plane)
-            .zip(dy.par_chunks(plane).zip(x.par_chunks(plane)))
-            .enumerate()
-            .with_min_len(MIN_PLANES)
-            .for_each(|(i, (o, (g, v)))| {
-                let (s, kx, k0) = k[i % c];
-                for ((o, &g), &v) in o.iter_mut().zip(g).zip(v) {
-                    *o = s * g + kx * v + k0;
-                }
-            });
+        let dx = build(x.len(), plane, MIN_PLANES, |i, o| {
+            let (s, kx, k0) = k[i % c];
+            let (g, v) = (&dy[i * plane..][..plane], &x[i * plane..][..plane]);
+            for ((o, &g), &v) in o.iter_mut().zip(g).zip(v) {
+                o.write(s * g + kx * v + k0);
+            }
+        });
         (dx, dgamma, dbeta32)
     }
 }

@@ -7,7 +7,7 @@
 //! more than the GEMMs of some layers. Here the forward pass keeps only the maxima; the
 //! backward pass finds each window's maximum again in the saved input (the same rule: the
 //! first largest value, or the last NaN, as flex's) and adds the gradient there. Both run
-//! in parallel over the `batch · channels` planes.
+//! in parallel over the `batch · channels` planes, into unzeroed memory (`flex::build`).
 //!
 //! The same backend-extension mechanism as `norm` and `conv`; layers with dilation, ceil
 //! mode or uneven padding, and other backends, run Burn's own path. Written so it could go
@@ -190,8 +190,9 @@ impl<B: PlaneMaxPool, C: CheckpointStrategy> PlaneMaxPool for Autodiff<B, C> {
 
 /// The kernels on plain NCHW slices, in parallel over planes.
 mod kernels {
+    use super::super::flex::{build, zero};
     use super::Window;
-    use rayon::prelude::*;
+    use std::cell::RefCell;
 
     /// The input rows (or columns) `first..last` output position `o` pools over.
     fn span(o: usize, stride: usize, pad: usize, kernel: usize, n: usize) -> (usize, usize) {
@@ -245,14 +246,18 @@ mod kernels {
         #[cfg(test)]
         super::tests::CALLS.with(|n| n.set(n.get() + 1));
         let (plane, out) = (side[0] * side[1], grid[0] * grid[1]);
-        let mut y = vec![0f32; x.len() / plane * out];
-        y.par_chunks_mut(out)
-            .zip(x.par_chunks(plane))
-            .for_each_init(
-                || vec![0f32; side[0] * grid[1]],
-                |rows, (y, x)| pool_plane(x, side, grid, win, rows, y),
-            );
-        y
+        build(x.len() / plane * out, out, 1, |i, y| {
+            let y = zero(y);
+            SCRATCH.with_borrow_mut(|(rows, _)| {
+                rows.resize(side[0] * grid[1], 0.0);
+                pool_plane(&x[i * plane..][..plane], side, grid, win, rows, y);
+            })
+        })
+    }
+
+    thread_local! {
+        /// A task's scratch for `pool_plane`: row maxima, and the plane's output in `backward`.
+        static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
 
     /// The input gradient: each output's gradient added where its window's maximum is in
@@ -269,30 +274,28 @@ mod kernels {
         super::tests::CALLS.with(|n| n.set(n.get() + 1));
         let ([h, w], [oh, ow]) = (side, grid);
         let (plane, out) = (h * w, oh * ow);
-        let mut dx = vec![0f32; x.len()];
-        dx.par_chunks_mut(plane)
-            .zip(x.par_chunks(plane).zip(dy.par_chunks(out)))
-            .for_each_init(
-                || (vec![0f32; h * ow], vec![0f32; out]),
-                |(rows, y), (dx, (x, dy))| {
-                    pool_plane(x, side, grid, win, rows, y);
-                    for (o, (&m, &g)) in y.iter().zip(dy).enumerate() {
-                        let ys = span(o / ow, win.stride[0], win.padding[0], win.kernel[0], h);
-                        let xs = span(o % ow, win.stride[1], win.padding[1], win.kernel[1], w);
-                        let mut at =
-                            (ys.0..ys.1).flat_map(|r| (xs.0..xs.1).map(move |c| r * w + c));
-                        let found = if m.is_nan() {
-                            at.rfind(|&i| x[i].is_nan())
-                        } else {
-                            at.find(|&i| x[i] == m)
-                        };
-                        if let Some(i) = found {
-                            dx[i] += g;
-                        }
+        build(x.len(), plane, 1, |i, dx| {
+            let dx = zero(dx);
+            let (x, dy) = (&x[i * plane..][..plane], &dy[i * out..][..out]);
+            SCRATCH.with_borrow_mut(|(rows, y)| {
+                rows.resize(h * ow, 0.0);
+                y.resize(out, 0.0);
+                pool_plane(x, side, grid, win, rows, y);
+                for (o, (&m, &g)) in y.iter().zip(dy).enumerate() {
+                    let ys = span(o / ow, win.stride[0], win.padding[0], win.kernel[0], h);
+                    let xs = span(o % ow, win.stride[1], win.padding[1], win.kernel[1], w);
+                    let mut at = (ys.0..ys.1).flat_map(|r| (xs.0..xs.1).map(move |c| r * w + c));
+                    let found = if m.is_nan() {
+                        at.rfind(|&i| x[i].is_nan())
+                    } else {
+                        at.find(|&i| x[i] == m)
+                    };
+                    if let Some(i) = found {
+                        dx[i] += g;
                     }
-                },
-            );
-        dx
+                }
+            })
+        })
     }
 }
 
