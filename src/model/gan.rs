@@ -15,7 +15,7 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::activation::{leaky_relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -172,13 +172,13 @@ impl Generator {
                     .expand([b, classes, h, w]);
                 x = Tensor::cat(vec![x, planes], 1);
             }
-            x = relu(super::norm::batch_norm(
+            x = super::norm::batch_norm_relu(
                 &self.bns[2 * i],
                 super::conv::conv_transpose2d(&self.ups[i], x),
-            ));
+            );
             x = super::conv::conv2d(&self.convs[i], x);
             if i != last {
-                x = relu(super::norm::batch_norm(&self.bns[2 * i + 1], x));
+                x = super::norm::batch_norm_relu(&self.bns[2 * i + 1], x);
             }
         }
         sigmoid(x)

@@ -115,8 +115,8 @@ impl Bottleneck {
             (Some(p), Some(bn)) => norm::batch_norm(bn, pointwise(p, x.clone())),
             _ => x.clone(),
         };
-        let y = relu(norm::batch_norm(&self.b1, pointwise(&self.c1, x)));
-        let y = relu(norm::batch_norm(&self.b2, conv::conv2d(&self.c2, y)));
+        let y = norm::batch_norm_relu(&self.b1, pointwise(&self.c1, x));
+        let y = norm::batch_norm_relu(&self.b2, conv::conv2d(&self.c2, y));
         let y = norm::batch_norm(&self.b3, pointwise(&self.c3, y));
         relu(y + shortcut)
     }
@@ -163,7 +163,7 @@ impl Classifier {
         let x = (x - 0.5) * 2.0;
         let mut y = pool::max_pool2d(
             &self.pool,
-            relu(norm::batch_norm(&self.bn, conv::conv2d(&self.stem, x))),
+            norm::batch_norm_relu(&self.bn, conv::conv2d(&self.stem, x)),
         );
         for b in &self.blocks {
             y = b.forward(y);

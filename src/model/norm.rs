@@ -18,6 +18,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Flex};
 use burn::nn::BatchNorm;
@@ -26,8 +27,8 @@ use burn_flex::FlexTensor;
 
 use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
 
-/// A fused training BatchNorm: `(output, batch mean, biased batch variance)`, and its
-/// gradients `(input, gamma, beta)` given the output's.
+/// A fused training BatchNorm, with a ReLU after it when `relu`: `(output, batch mean,
+/// biased batch variance)`, and its gradients `(input, gamma, beta)` given the output's.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedNorm: Backend {
     fn fused_norm_train(
@@ -35,19 +36,24 @@ pub trait FusedNorm: Backend {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burns_forward::<Self>(x, gamma, beta, epsilon)
+        let (y, mean, var) = burns_forward::<Self>(x, gamma, beta, epsilon);
+        (if relu { Self::relu(y) } else { y }, mean, var)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fused_norm_train_backward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
         mean: FloatTensor<Self>,
         variance: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
         output_grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burns_backward::<Self>(x, gamma, mean, variance, epsilon, output_grad)
+        burns_backward::<Self>(x, gamma, beta, mean, variance, epsilon, relu, output_grad)
     }
 }
 
@@ -63,15 +69,25 @@ fn burns_forward<B: Backend>(
     (r.output, r.mean, r.variance)
 }
 
-/// Burn's own gradients of `burns_forward`.
+/// Burn's own gradients of `burns_forward`, of it and a ReLU when `relu` (the normalised
+/// values computed again for the ReLU's mask).
+#[allow(clippy::too_many_arguments)]
 fn burns_backward<B: Backend>(
     x: FloatTensor<B>,
     gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
     mean: FloatTensor<B>,
     variance: FloatTensor<B>,
     epsilon: f64,
+    relu: bool,
     output_grad: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let output_grad = if relu {
+        let (y, _, _) = burns_forward::<B>(x.clone(), gamma.clone(), beta, epsilon);
+        B::relu_backward(B::relu(y), output_grad)
+    } else {
+        output_grad
+    };
     let r = B::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
     (r.x_grad, r.gamma_grad, r.beta_grad)
 }
@@ -80,15 +96,32 @@ fn burns_backward<B: Backend>(
 /// statistics as `BatchNorm::forward` does; fused on the CPU backend, Burn's own elsewhere
 /// (wgpu, inference, a frozen layer).
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    fused(bn, x, false)
+}
+
+/// `relu(batch_norm(bn, x))`, the ReLU inside the same two passes on the CPU backend: its
+/// forward pass and its gradient mask were two more single-threaded passes over the
+/// activation each (flex's element-wise ops run on the calling thread).
+pub fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    fused(bn, x, true)
+}
+
+fn fused(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let device = x.device();
     if !(x.is_autodiff() && bn.training.is_enabled() && is_flex(&device)) {
-        return bn.forward(x);
+        let y = bn.forward(x);
+        return if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
     }
     let (y, mean, var) = <burn::backend::Dispatch as FusedNorm>::fused_norm_train(
         x.into_dispatch(),
         bn.gamma.val().into_dispatch(),
         bn.beta.val().into_dispatch(),
         bn.epsilon,
+        relu,
     );
     let mean = Tensor::<1>::from_dispatch(mean).detach();
     let var = Tensor::<1>::from_dispatch(var).detach();
@@ -108,16 +141,24 @@ impl FusedNorm for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        relu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         if x.dtype() != DType::F32 {
-            return burns_forward::<Self>(x, gamma, beta, epsilon);
+            let (y, mean, var) = burns_forward::<Self>(x, gamma, beta, epsilon);
+            return (if relu { Self::relu(y) } else { y }, mean, var);
         }
         #[cfg(test)]
         tests::FUSED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (n, c, plane) = planes(&x);
         let (x, gamma, beta) = (dense(x), dense(gamma), dense(beta));
-        let (y, mean, var) =
-            kernels::forward(f32s(&x), n, c, plane, f32s(&gamma), f32s(&beta), epsilon);
+        let (y, mean, var) = kernels::forward(
+            f32s(&x),
+            [n, c, plane],
+            f32s(&gamma),
+            f32s(&beta),
+            epsilon,
+            relu,
+        );
         (
             tensor(y, x.layout().shape().to_vec()),
             tensor(mean, vec![c]),
@@ -128,33 +169,37 @@ impl FusedNorm for Flex {
     fn fused_norm_train_backward(
         x: FlexTensor,
         gamma: FlexTensor,
+        beta: FlexTensor,
         mean: FlexTensor,
         variance: FlexTensor,
         epsilon: f64,
+        relu: bool,
         output_grad: FlexTensor,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         if x.dtype() != DType::F32 {
-            return burns_backward::<Self>(x, gamma, mean, variance, epsilon, output_grad);
+            return burns_backward::<Self>(
+                x,
+                gamma,
+                beta,
+                mean,
+                variance,
+                epsilon,
+                relu,
+                output_grad,
+            );
         }
         let (n, c, plane) = planes(&x);
-        let (x, gamma, mean, variance, dy) = (
-            dense(x),
-            dense(gamma),
-            dense(mean),
-            dense(variance),
-            dense(output_grad),
-        );
-        let (dx, dgamma, dbeta) = kernels::backward(
-            f32s(&x),
-            f32s(&dy),
-            n,
-            c,
-            plane,
-            f32s(&gamma),
-            f32s(&mean),
-            f32s(&variance),
-            epsilon,
-        );
+        let (x, dy) = (dense(x), dense(output_grad));
+        let [gamma, beta, mean, variance] = [gamma, beta, mean, variance].map(dense);
+        let stats = kernels::Stats {
+            gamma: f32s(&gamma),
+            beta: f32s(&beta),
+            mean: f32s(&mean),
+            var: f32s(&variance),
+            eps: epsilon,
+        };
+        let (dx, dgamma, dbeta) =
+            kernels::backward(f32s(&x), f32s(&dy), [n, c, plane], &stats, relu);
         (
             tensor(dx, x.layout().shape().to_vec()),
             tensor(dgamma, vec![c]),
@@ -178,6 +223,7 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
         gamma: AutodiffTensor<B, C>,
         beta: AutodiffTensor<B, C>,
         epsilon: f64,
+        relu: bool,
     ) -> (
         AutodiffTensor<B, C>,
         AutodiffTensor<B, C>,
@@ -187,8 +233,9 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
         struct FusedNormBackward;
 
         impl<B: FusedNorm> Backward<B, 3> for FusedNormBackward {
-            // Input and gamma checkpointed; the batch statistics as the forward computed them.
-            type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
+            // Input, gamma and beta checkpointed; the batch statistics as the forward
+            // computed them; epsilon and whether a ReLU follows.
+            type State = ([NodeId; 3], FloatTensor<B>, FloatTensor<B>, f64, bool);
 
             fn backward(
                 self,
@@ -198,11 +245,12 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
             ) {
                 let [node_x, node_gamma, node_beta] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
-                let (x_state, gamma_state, mean, variance, epsilon) = ops.state;
-                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-                let gamma = checkpointer.retrieve_node_output::<FloatTensor<B>>(gamma_state);
-                let (dx, dgamma, dbeta) =
-                    B::fused_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
+                let (states, mean, variance, epsilon, relu) = ops.state;
+                let [x, gamma, beta] =
+                    states.map(|s| checkpointer.retrieve_node_output::<FloatTensor<B>>(s));
+                let (dx, dgamma, dbeta) = B::fused_norm_train_backward(
+                    x, gamma, beta, mean, variance, epsilon, relu, grad,
+                );
                 if let Some(node) = node_x {
                     grads.register::<B>(node.id, dx);
                 }
@@ -221,15 +269,19 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let gamma_state = prep.checkpoint(&gamma);
+                let states = [
+                    prep.checkpoint(&x),
+                    prep.checkpoint(&gamma),
+                    prep.checkpoint(&beta),
+                ];
                 let (y, mean, var) = B::fused_norm_train(
                     x.into_primitive(),
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     epsilon,
+                    relu,
                 );
-                let state = (x_state, gamma_state, mean.clone(), var.clone(), epsilon);
+                let state = (states, mean.clone(), var.clone(), epsilon, relu);
                 let y = prep.finish(state, y);
                 (
                     y,
@@ -243,6 +295,7 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     epsilon,
+                    relu,
                 );
                 (
                     prep.finish(y),
@@ -289,29 +342,37 @@ mod kernels {
     }
 
     /// `[Σ dy, Σ dy·(x − m)]` in one pass.
-    fn sums_dy(dy: &[f32], x: &[f32], m: f32) -> [f32; 2] {
+    fn sums_dy(dy: &[f32], x: &[f32], m: f32, gate: impl Fn(f32, f32) -> f32) -> [f32; 2] {
         let (mut a8, mut b8) = ([0f32; 8], [0f32; 8]);
         let (g8, v8) = (dy.chunks_exact(8), x.chunks_exact(8));
         let (mut ra, mut rb) = (0f32, 0f32);
         for (&g, &v) in g8.remainder().iter().zip(v8.remainder()) {
+            let g = gate(g, v);
             ra += g;
             rb += g * (v - m);
         }
         for (g, v) in g8.zip(v8) {
             for k in 0..8 {
-                a8[k] += g[k];
-                b8[k] += g[k] * (v[k] - m);
+                let g = gate(g[k], v[k]);
+                a8[k] += g;
+                b8[k] += g * (v[k] - m);
             }
         }
         [a8.iter().sum::<f32>() + ra, b8.iter().sum::<f32>() + rb]
     }
 
-    /// `out[i] = a·x[i] + b` for every plane, with `(a, b)` of the plane's channel.
-    fn affine_planes(x: &[f32], c: usize, plane: usize, ab: &[(f32, f32)]) -> Vec<f32> {
+    /// `out[i] = f(a·x[i] + b)` for every plane, with `(a, b)` of the plane's channel.
+    fn affine_planes(
+        x: &[f32],
+        c: usize,
+        plane: usize,
+        ab: &[(f32, f32)],
+        f: impl Fn(f32) -> f32 + Sync,
+    ) -> Vec<f32> {
         build(x.len(), plane, MIN_PLANES, |i, o| {
             let (a, b) = ab[i % c];
             for (o, &v) in o.iter_mut().zip(&x[i * plane..][..plane]) {
-                o.write(a * v + b);
+                o.write(f(a * v + b));
             }
         })
     }
@@ -338,15 +399,37 @@ mod kernels {
             .collect()
     }
 
-    /// `(y, mean, biased variance)`.
+    /// A layer's parameters and batch statistics, per channel.
+    pub struct Stats<'a> {
+        pub gamma: &'a [f32],
+        pub beta: &'a [f32],
+        pub mean: &'a [f32],
+        pub var: &'a [f32],
+        pub eps: f64,
+    }
+
+    impl Stats<'_> {
+        /// Per channel `(a, b)` with `y = a·x + b` the normalised output; the backward pass
+        /// computes them exactly as the forward pass did, so its ReLU mask is the forward's.
+        fn affine(&self) -> Vec<(f32, f32)> {
+            (0..self.gamma.len())
+                .map(|ch| {
+                    let a = self.gamma[ch] as f64 / (self.var[ch] as f64 + self.eps).sqrt();
+                    let b = self.beta[ch] as f64 - self.mean[ch] as f64 * a;
+                    (a as f32, b as f32)
+                })
+                .collect()
+        }
+    }
+
+    /// `(y, mean, biased variance)`, `y` through a ReLU when `relu`.
     pub fn forward(
         x: &[f32],
-        n: usize,
-        c: usize,
-        plane: usize,
+        [n, c, plane]: [usize; 3],
         gamma: &[f32],
         beta: &[f32],
         eps: f64,
+        relu: bool,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let count = (n * plane) as f64;
         let mean: Vec<f32> = per_channel(n, c, plane, |_, r| [sum(&x[r])])
@@ -357,51 +440,78 @@ mod kernels {
             .into_iter()
             .map(|[s]| (s / count) as f32)
             .collect();
-        let ab: Vec<(f32, f32)> = (0..c)
-            .map(|ch| {
-                let a = gamma[ch] as f64 / (var[ch] as f64 + eps).sqrt();
-                (a as f32, (beta[ch] as f64 - mean[ch] as f64 * a) as f32)
-            })
-            .collect();
-        (affine_planes(x, c, plane, &ab), mean, var)
+        let ab = Stats {
+            gamma,
+            beta,
+            mean: &mean,
+            var: &var,
+            eps,
+        }
+        .affine();
+        let y = if relu {
+            affine_planes(x, c, plane, &ab, |y| if y > 0.0 { y } else { 0.0 })
+        } else {
+            affine_planes(x, c, plane, &ab, |y| y)
+        };
+        (y, mean, var)
     }
 
     /// `(dx, dgamma, dbeta)` for `y = γ·(x − μ)/σ + β` with batch statistics μ, σ² = var + ε:
-    /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/M − x̂·dγ/M), M = values per channel.
-    #[allow(clippy::too_many_arguments)]
+    /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/M − x̂·dγ/M), M = values per channel;
+    /// with `relu`, `dy` first zeroed where `y` was not positive.
     pub fn backward(
         x: &[f32],
         dy: &[f32],
-        n: usize,
-        c: usize,
-        plane: usize,
-        gamma: &[f32],
-        mean: &[f32],
-        var: &[f32],
-        eps: f64,
+        [n, c, plane]: [usize; 3],
+        stats: &Stats,
+        relu: bool,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let ab = stats.affine();
+        if relu {
+            backward_gated(x, dy, [n, c, plane], stats, |ch, g, v| {
+                let (a, b) = ab[ch];
+                if a * v + b > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            })
+        } else {
+            backward_gated(x, dy, [n, c, plane], stats, |_, g, _| g)
+        }
+    }
+
+    /// `backward` with the output gradient `gate(channel, dy, x)`.
+    fn backward_gated(
+        x: &[f32],
+        dy: &[f32],
+        [n, c, plane]: [usize; 3],
+        stats: &Stats,
+        gate: impl Fn(usize, f32, f32) -> f32 + Sync,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let count = (n * plane) as f64;
         let sums = per_channel(n, c, plane, |ch, r| {
-            sums_dy(&dy[r.clone()], &x[r], mean[ch])
+            sums_dy(&dy[r.clone()], &x[r], stats.mean[ch], |g, v| gate(ch, g, v))
         });
         let mut k = Vec::with_capacity(c);
         let (mut dgamma, mut dbeta32) = (Vec::with_capacity(c), Vec::with_capacity(c));
         for (ch, &[dbeta, dxc]) in sums.iter().enumerate() {
-            let inv = 1.0 / (var[ch] as f64 + eps).sqrt();
+            let inv = 1.0 / (stats.var[ch] as f64 + stats.eps).sqrt();
             let dg = dxc * inv;
-            let scale = gamma[ch] as f64 * inv;
+            let scale = stats.gamma[ch] as f64 * inv;
             // dx = scale·dy + kx·x + k0
             let kx = -scale * inv * dg / count;
-            let k0 = -scale * dbeta / count - kx * mean[ch] as f64;
+            let k0 = -scale * dbeta / count - kx * stats.mean[ch] as f64;
             k.push((scale as f32, kx as f32, k0 as f32));
             dgamma.push(dg as f32);
             dbeta32.push(dbeta as f32);
         }
         let dx = build(x.len(), plane, MIN_PLANES, |i, o| {
-            let (s, kx, k0) = k[i % c];
+            let ch = i % c;
+            let (s, kx, k0) = k[ch];
             let (g, v) = (&dy[i * plane..][..plane], &x[i * plane..][..plane]);
             for ((o, &g), &v) in o.iter_mut().zip(g).zip(v) {
-                o.write(s * g + kx * v + k0);
+                o.write(s * gate(ch, g, v) + kx * v + k0);
             }
         });
         (dx, dgamma, dbeta32)
@@ -431,9 +541,16 @@ mod tests {
     }
 
     /// The fused node gives Burn's outputs, gradients (input, gamma, beta) and running
-    /// statistics, on a shape with odd plane sizes (a remainder after eight lanes).
+    /// statistics, on a shape with odd plane sizes (a remainder after eight lanes), alone
+    /// and with the ReLU inside.
     #[test]
     fn fused_batch_norm_matches_burns() {
+        check_fused(false);
+        check_fused(true);
+    }
+
+    fn check_fused(relu: bool) {
+        let what = if relu { "with ReLU" } else { "alone" };
         let device = Device::flex().autodiff();
         burn::tensor::Tensor::<1>::zeros([1], &device); // device initialised
         device.seed(11);
@@ -453,12 +570,18 @@ mod tests {
             let x = input.clone().detach().require_grad();
             let y = if fused {
                 let before = FUSED_CALLS.load(Ordering::SeqCst);
-                let y = batch_norm(&bn, x.clone());
+                let y = if relu {
+                    batch_norm_relu(&bn, x.clone())
+                } else {
+                    batch_norm(&bn, x.clone())
+                };
                 assert!(
                     FUSED_CALLS.load(Ordering::SeqCst) > before,
-                    "the fused kernel ran"
+                    "{what}: the fused kernel ran"
                 );
                 y
+            } else if relu {
+                burn::tensor::activation::relu(bn.forward(x.clone()))
             } else {
                 bn.forward(x.clone())
             };
@@ -478,12 +601,22 @@ mod tests {
             ));
         }
         let (a, b) = (&runs[0], &runs[1]);
-        close(&b.0, &a.0, 1e-5, "output");
-        close(&b.1, &a.1, 1e-4, "input gradient");
-        close(&b.2, &a.2, 1e-4, "gamma gradient");
-        close(&b.3, &a.3, 1e-4, "beta gradient");
-        close(&b.4, &a.4, 1e-6, "running mean");
-        close(&b.5, &a.5, 1e-6, "running variance");
+        if relu {
+            // The ReLU zeroed a good share of the outputs (so the mask matters).
+            let y: Vec<f32> = b.0.to_data().try_to_vec::<f32>().unwrap();
+            let zeros = y.iter().filter(|&&v| v == 0.0).count();
+            assert!(
+                zeros > y.len() / 4 && zeros < y.len(),
+                "{zeros} of {}",
+                y.len()
+            );
+        }
+        close(&b.0, &a.0, 1e-5, &format!("{what}: output"));
+        close(&b.1, &a.1, 1e-4, &format!("{what}: input gradient"));
+        close(&b.2, &a.2, 1e-4, &format!("{what}: gamma gradient"));
+        close(&b.3, &a.3, 1e-4, &format!("{what}: beta gradient"));
+        close(&b.4, &a.4, 1e-6, &format!("{what}: running mean"));
+        close(&b.5, &a.5, 1e-6, &format!("{what}: running variance"));
     }
 
     #[test]
@@ -500,10 +633,12 @@ mod tests {
 
     #[test]
     fn kernels_handle_a_single_plane_value() {
-        let (y, m, v) = kernels::forward(&[1.0, 3.0], 2, 1, 1, &[2.0], &[0.5], 0.0);
+        let (y, m, v) = kernels::forward(&[1.0, 3.0], [2, 1, 1], &[2.0], &[0.5], 0.0, false);
         assert_eq!(m, vec![2.0]);
         assert_eq!(v, vec![1.0]);
         assert_eq!(y, vec![-1.5, 2.5]);
+        let (y, ..) = kernels::forward(&[1.0, 3.0], [2, 1, 1], &[2.0], &[0.5], 0.0, true);
+        assert_eq!(y, vec![0.0, 2.5]);
         let _ = rayon::current_num_threads();
     }
 }
