@@ -638,8 +638,15 @@ mod kernels {
             let (dy, dx) = offsets(win, i, j);
             let (sy, sx) = (win.stride[0] as isize, win.stride[1] as isize);
             let (first, last) = span(w, ow, dx, sx);
+            // Rows as long as the image's, stride 1: the whole block at once (below).
+            let whole = sy == 1 && sx == 1 && ow == w;
             for b in 0..batch {
                 let plane = &t[(b * c + ch) * h * w..][..h * w];
+                let block = &mut out[b * oh * ow..][..oh * ow];
+                if whole {
+                    shifted_block(block, plane, [oh, ow], (dy, dx), (first, last));
+                    continue;
+                }
                 for y in 0..oh {
                     let dst = &mut out[(b * oh + y) * ow..][..ow];
                     let src_y = y as isize * sy + dy;
@@ -660,6 +667,36 @@ mod kernels {
                 }
             }
         })
+    }
+
+    /// One image's rows of `im2col_t` for a tap at offset `(dy, dx)` when grid and image
+    /// rows have the same length and stride 1: output `(y, x)` reads `plane[(y + dy)·w + x +
+    /// dx]`, a constant shift, so the in-image part is one contiguous copy from the first
+    /// valid value to the last; then the columns outside `first..last` (which the copy
+    /// filled with the neighbouring rows' ends) and the rows outside the image are zeroed.
+    /// At 8x8 the row-by-row copy ran its scalar tail on every 7 or 8 values.
+    fn shifted_block(
+        block: &mut [MaybeUninit<f32>],
+        plane: &[f32],
+        [oh, w]: [usize; 2],
+        (dy, dx): (isize, isize),
+        (first, last): (usize, usize),
+    ) {
+        let rows = plane.len() / w;
+        let y0 = (-dy).clamp(0, oh as isize) as usize;
+        let y1 = (rows as isize - dy).clamp(y0 as isize, oh as isize) as usize;
+        if y0 == y1 || first == last {
+            zero(block);
+            return;
+        }
+        let (start, end) = (y0 * w + first, (y1 - 1) * w + last);
+        let from = (start as isize + dy * w as isize + dx) as usize;
+        zero(&mut block[..start]);
+        copy(&mut block[start..end], &plane[from..from + (end - start)]);
+        zero(&mut block[end..]);
+        for y in y0..y1 - 1 {
+            zero(&mut block[y * w + last..(y + 1) * w + first]);
+        }
     }
 
     /// The inverse of `im2col_t`: `cols` `[c · kh · kw, batch · oh · ow]` summed back into
@@ -834,6 +871,16 @@ mod tests {
         );
         check_conv(conv(4, 3, 4, 2, 1).init(&d), [2, 4, 8, 10], "4x4 stride 2");
         check_conv(conv(2, 3, 3, 1, 0).init(&d), [2, 2, 6, 6], "3x3 unpadded");
+        // Stride 1 with rows as long as the image's (`shifted_block`): taps two beyond the
+        // edges, and padding across only (fewer grid rows than image rows).
+        check_conv(conv(3, 2, 5, 1, 2).init(&d), [2, 3, 6, 7], "5x5");
+        check_conv(
+            Conv2dConfig::new([2, 3], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(0, 1, 0, 1))
+                .init(&d),
+            [2, 2, 6, 5],
+            "3x3 padded across only",
+        );
         check_conv(
             conv(2, 3, 3, 1, 2).with_dilation([2, 2]).init(&d),
             [2, 2, 7, 5],
