@@ -8,7 +8,7 @@
 //! passed, so memory a step frees and the next step would reuse is still returned and faulted
 //! in again: a 60-iteration GAN run took 50,000 page faults, and their zeroing on the calling
 //! thread was 7.5% of its samples with the compute pool waiting. At 10 s the same run takes
-//! 5,500 (at "never", 1,000): memory comes back to the OS within seconds of a run's end
+//! 4,600–5,500 (at "never", 1,000): memory comes back to the OS within seconds of a run's end
 //! rather than within one.
 
 #[global_allocator]

@@ -265,6 +265,8 @@ pub fn train(
         let fake = g.forward(noise(cfg.batch, None, &mut rng, &device), oh.clone());
         // The discriminator is a fixed function in this step: a copy without gradients for
         // its weights (they would be computed and dropped) passes the gradient to the fake.
+        // Its parameters are materialised by now (the step above used them); `no_grad` on a
+        // lazy parameter would change the shared original's flag too.
         let judge = d.clone().no_grad();
         let mut g_loss = bce_with_logits(judge.forward(fake.clone(), oh.clone()), true) * cfg.delta;
         if gamma > 0.0 {
