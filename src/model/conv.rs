@@ -195,16 +195,46 @@ fn uses_gemm(x: &Tensor<4>) -> bool {
 
 /// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let window = match conv_window(conv) {
-        Some(window) if uses_gemm(&x) => window,
-        _ => return conv.forward(x),
-    };
+    match conv_window(conv) {
+        Some(window) if uses_gemm(&x) => gemm_with(
+            window,
+            conv.weight.val(),
+            conv.bias.as_ref().map(|b| b.val()),
+            x,
+        ),
+        _ => conv.forward(x),
+    }
+}
+
+/// `conv`'s window (stride, padding, dilation) with another `weight` and `bias`, e.g. a
+/// slice of its own weight: the one-GEMM path in training on the CPU backend, Burn's
+/// functional convolution elsewhere; `None` for a grouped or unevenly padded layer.
+pub fn conv2d_with(
+    conv: &Conv2d,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    x: Tensor<4>,
+) -> Option<Tensor<4>> {
+    let window = conv_window(conv)?;
+    Some(if uses_gemm(&x) {
+        gemm_with(window, weight, bias, x)
+    } else {
+        burn::tensor::module::conv2d(x, weight, bias, window.conv())
+    })
+}
+
+fn gemm_with(
+    window: Window,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    x: Tensor<4>,
+) -> Tensor<4> {
     let y = Tensor::<4>::from_dispatch(<burn::backend::Dispatch as GemmConv>::gemm_conv2d(
         x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
+        weight.into_dispatch(),
         window,
     ));
-    with_bias(y, conv.bias.as_ref().map(|b| b.val()))
+    with_bias(y, bias)
 }
 
 /// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.

@@ -193,21 +193,52 @@ pub struct Discriminator {
 impl Discriminator {
     /// `images`: [B, C, side, side] in [0, 1], `onehot`: [B, classes] -> logits [B].
     pub fn forward(&self, images: Tensor<4>, onehot: Tensor<2>) -> Tensor<1> {
-        let [b, _, h, w] = images.dims();
-        let classes = onehot.dims()[1];
-        let planes = onehot
-            .reshape([b, classes, 1, 1])
-            .expand([b, classes, h, w]);
+        let [b, ..] = images.dims();
         // Centre the image like the classifier does.
-        let mut x = Tensor::cat(vec![(images - 0.5) * 2.0, planes], 1);
-        let last = self.convs.len() - 1;
-        for (i, conv) in self.convs.iter().enumerate() {
-            x = super::conv::conv2d(conv, x);
-            if i != last {
-                x = leaky_relu(x, 0.2);
-            }
+        let mut x = self.first_layer((images - 0.5) * 2.0, onehot);
+        for conv in &self.convs[1..] {
+            x = super::conv::conv2d(conv, leaky_relu(x, 0.2));
         }
         x.reshape([b])
+    }
+
+    /// The first convolution over the image and its class's one-hot planes. The planes are
+    /// constant, so their part of the output is a per-class map — the class's kernels over
+    /// a plane of ones (zero-padded as the planes are) — which each image takes by its
+    /// one-hot row: the convolution's sum split by input channels. The layer then reads 1
+    /// (or 3) channels instead of 11 (or 13) at the full side, in the im2col and the GEMM
+    /// of every pass; the concatenated planes are never built. Same weights, same result.
+    fn first_layer(&self, x: Tensor<4>, onehot: Tensor<2>) -> Tensor<4> {
+        let conv = &self.convs[0];
+        let [b, c, h, w] = x.dims();
+        let classes = onehot.dims()[1];
+        let weight = conv.weight.val();
+        let [o, _, kh, kw] = weight.dims();
+        let per_class = weight
+            .clone()
+            .slice([0..o, c..c + classes])
+            .swap_dims(0, 1)
+            .reshape([classes * o, 1, kh, kw]);
+        let ones = Tensor::<4>::ones([1, 1, h, w], &x.device());
+        let bias = conv.bias.as_ref().map(|b| b.val());
+        let image = weight.slice([0..o, 0..c]);
+        match (
+            super::conv::conv2d_with(conv, per_class, None, ones),
+            super::conv::conv2d_with(conv, image, bias, x.clone()),
+        ) {
+            (Some(maps), Some(y)) => {
+                let [_, _, oh, ow] = maps.dims();
+                let maps = onehot.matmul(maps.reshape([classes, o * oh * ow]));
+                y + maps.reshape([b, o, oh, ow])
+            }
+            // A layer Burn's functional convolution cannot take apart: the planes as input.
+            _ => {
+                let planes = onehot
+                    .reshape([b, classes, 1, 1])
+                    .expand([b, classes, h, w]);
+                super::conv::conv2d(conv, Tensor::cat(vec![x, planes], 1))
+            }
+        }
     }
 }
 
@@ -234,6 +265,87 @@ mod tests {
         // Eight convolutional layers in the generator, five in the discriminator.
         assert_eq!(g.ups.len() + g.convs.len(), 8);
         assert_eq!(d.convs.len(), 5);
+    }
+
+    /// The discriminator's split first layer gives the logits and gradients (weights, bias,
+    /// image) of the convolution over the image with its one-hot planes concatenated.
+    #[test]
+    fn class_maps_match_the_concatenated_planes() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        device.seed(8);
+        let cfg = GanConfig {
+            width: 3,
+            ..GanConfig::new(4, 2)
+        };
+        let d = cfg.discriminator(&device);
+        let images = Tensor::<4>::random([3, 2, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+        let oh = Tensor::<2>::from_data(
+            [
+                [0.0f32, 1.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0, 1.0],
+                [1.0, 0.0, 0.0, 0.0],
+            ],
+            &device,
+        );
+        let concatenated = |x: Tensor<4>| {
+            let planes = oh.clone().reshape([3, 4, 1, 1]).expand([3, 4, 32, 32]);
+            let mut x = Tensor::cat(vec![(x - 0.5) * 2.0, planes], 1);
+            for (i, conv) in d.convs.iter().enumerate() {
+                x = super::super::conv::conv2d(conv, x);
+                if i + 1 != d.convs.len() {
+                    x = leaky_relu(x, 0.2);
+                }
+            }
+            x.reshape([3])
+        };
+        let mut runs = Vec::new();
+        for split in [false, true] {
+            let x = images.clone().detach().require_grad();
+            let logits = if split {
+                d.forward(x.clone(), oh.clone())
+            } else {
+                concatenated(x.clone())
+            };
+            let grads = (logits.clone() * Tensor::<1>::from_data([1.0f32, -2.0, 0.5], &device))
+                .sum()
+                .backward();
+            let flat = |t: Tensor<4>| t.inner().into_data().try_to_vec::<f32>().unwrap();
+            runs.push([
+                logits.inner().into_data().try_to_vec::<f32>().unwrap(),
+                flat(x.grad(&grads).unwrap()),
+                flat(d.convs[0].weight.val().grad(&grads).unwrap()),
+                d.convs[0]
+                    .bias
+                    .as_ref()
+                    .unwrap()
+                    .val()
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ]);
+        }
+        for (k, what) in [
+            "logits",
+            "image gradient",
+            "weight gradient",
+            "bias gradient",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (a, b) = (&runs[0][k], &runs[1][k]);
+            assert_eq!(a.len(), b.len(), "{what}");
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-4, "{what} differs by {worst}");
+            assert!(a.iter().any(|v| *v != 0.0), "{what} is all zeros");
+        }
     }
 
     /// Every side the store offers gets networks of its own size and channels; others are
