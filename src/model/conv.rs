@@ -42,7 +42,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, UnfoldOptions};
 use burn::tensor::{DType, Tensor};
 use burn_flex::FlexTensor;
 
-use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
+use super::flex::{dense, dims, f32s, is_flex, tensor, AutodiffTensor};
 use super::gemm::{product, View};
 
 /// Stride, padding (the same on both sides) and dilation of a 2-D window, per axis.
@@ -435,11 +435,6 @@ fn f32_pair(a: &FlexTensor, b: &FlexTensor) -> bool {
     a.dtype() == DType::F32 && b.dtype() == DType::F32
 }
 
-fn dims(t: &FlexTensor) -> [usize; 4] {
-    let d = t.layout().shape().to_vec();
-    [d[0], d[1], d[2], d[3]]
-}
-
 /// Which of the two layers a node records: the weight gradient is `window_product` of the
 /// output gradient and the input for a convolution, of the input and the output gradient
 /// for a transposed one.
@@ -577,17 +572,9 @@ impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
 /// than a zeroed allocation on the calling thread (≈5% of a GAN iteration went to
 /// memset and page zeroing there while the pool waited).
 mod kernels {
-    use super::super::flex::zero;
+    use super::super::flex::{build, zero};
     use super::Window;
     use std::mem::MaybeUninit;
-
-    fn build(
-        n: usize,
-        chunk: usize,
-        fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
-    ) -> Vec<f32> {
-        super::super::flex::build(n, chunk, 1, fill)
-    }
 
     fn copy(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
         for (d, s) in dst.iter_mut().zip(src) {
@@ -623,7 +610,7 @@ mod kernels {
     /// `a` `[p, q, l]` as `[q, p, l]`: a layer's `[batch, channels, positions]` as the GEMM's
     /// `[channels, batch · positions]` (`p` = batch), and back (`q` = batch).
     pub fn swap(a: &[f32], p: usize, q: usize, l: usize) -> Vec<f32> {
-        build(a.len(), p * l, |j, out| {
+        build(a.len(), p * l, 1, |j, out| {
             for (i, dst) in out.chunks_exact_mut(l).enumerate() {
                 let start = (i * q + j) * l;
                 copy(dst, &a[start..start + l]);
@@ -663,7 +650,7 @@ mod kernels {
         let [oh, ow] = grid;
         let [kh, kw] = win.kernel;
         let cols = batch * oh * ow;
-        build(c * kh * kw * cols, cols, |row, out| {
+        build(c * kh * kw * cols, cols, 1, |row, out| {
             let (ch, i, j) = (row / (kh * kw), row / kw % kh, row % kw);
             let (dy, dx) = offsets(win, i, j);
             let (sy, sx) = (win.stride[0] as isize, win.stride[1] as isize);
@@ -738,7 +725,7 @@ mod kernels {
         let [kh, kw] = win.kernel;
         let n = batch * oh * ow;
         let (sy, sx) = (win.stride[0] as isize, win.stride[1] as isize);
-        build(batch * c * h * w, h * w, |index, plane| {
+        build(batch * c * h * w, h * w, 1, |index, plane| {
             let plane = zero(plane);
             let (b, ch) = (index / c, index % c);
             for i in 0..kh {
@@ -767,6 +754,7 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::flex::worst_relative;
     use super::*;
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
     use burn::nn::PaddingConfig2d;
@@ -845,12 +833,7 @@ mod tests {
                 let (a, b) = (&runs[0][k], &runs[1][k]);
                 assert_eq!(a.is_some(), b.is_some(), "{what}: {name}");
                 let (Some(a), Some(b)) = (a, b) else { continue };
-                assert_eq!(a.len(), b.len(), "{what}: {name}");
-                let worst = a
-                    .iter()
-                    .zip(b)
-                    .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
-                    .fold(0f32, f32::max);
+                let worst = worst_relative(a, b);
                 assert!(worst < 1e-4, "{what}: {name} differs by {worst}");
             }
             // Each run has the gradients it asked for and no others.

@@ -30,6 +30,12 @@ pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("dense f32 tensor")
 }
 
+/// The four dimensions of an NCHW tensor (or a weight `[out, in, kh, kw]`).
+pub(super) fn dims(t: &FlexTensor) -> [usize; 4] {
+    let d = t.layout().shape().to_vec();
+    [d[0], d[1], d[2], d[3]]
+}
+
 pub(super) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
@@ -64,4 +70,20 @@ pub(super) fn zero(dst: &mut [MaybeUninit<f32>]) -> &mut [f32] {
     }
     // SAFETY: every value was just written.
     unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// The largest difference between `other` and `reference`, relative to `1 + |reference|`:
+/// what the kernels' tests hold under a tolerance against Burn's own results.
+#[cfg(test)]
+pub(super) fn worst_relative(reference: &[f32], other: &[f32]) -> f32 {
+    assert_eq!(
+        reference.len(),
+        other.len(),
+        "compared values differ in count"
+    );
+    reference
+        .iter()
+        .zip(other)
+        .map(|(r, o)| (r - o).abs() / (1.0 + r.abs()))
+        .fold(0f32, f32::max)
 }

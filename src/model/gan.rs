@@ -337,12 +337,7 @@ mod tests {
         .enumerate()
         {
             let (a, b) = (&runs[0][k], &runs[1][k]);
-            assert_eq!(a.len(), b.len(), "{what}");
-            let worst = a
-                .iter()
-                .zip(b)
-                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
-                .fold(0f32, f32::max);
+            let worst = super::super::flex::worst_relative(a, b);
             assert!(worst < 1e-4, "{what} differs by {worst}");
             assert!(a.iter().any(|v| *v != 0.0), "{what} is all zeros");
         }

@@ -19,24 +19,22 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Autodiff, Backend, Flex, TensorMetadata};
+use burn::backend::{backend_extension, Autodiff, Backend, Flex};
 use burn::nn::pool::MaxPool2d;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::{DType, IntDType, Tensor};
 use burn_flex::FlexTensor;
 
 use super::conv::Window;
-use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
+use super::flex::{dense, dims, f32s, is_flex, tensor, AutodiffTensor};
 
 /// Max pooling over `window` (dilation 1, no ceil mode) and its input gradient given the
 /// output's (`x` the pooled input).
 #[backend_extension(Flex, Autodiff)]
 pub trait PlaneMaxPool: Backend {
     fn plane_max_pool(x: FloatTensor<Self>, window: Window) -> FloatTensor<Self> {
-        let w = window;
-        Self::max_pool2d(x, w.kernel, w.stride, w.padding, w.dilation, false)
+        burns_pool::<Self>(x, window)
     }
 
     fn plane_max_pool_grad(
@@ -44,28 +42,42 @@ pub trait PlaneMaxPool: Backend {
         output_grad: FloatTensor<Self>,
         window: Window,
     ) -> FloatTensor<Self> {
-        let w = window;
-        let pooled = Self::max_pool2d_with_indices(
-            x.clone(),
-            w.kernel,
-            w.stride,
-            w.padding,
-            w.dilation,
-            false,
-            IntDType::I64,
-        );
-        Self::max_pool2d_with_indices_backward(
-            x,
-            w.kernel,
-            w.stride,
-            w.padding,
-            w.dilation,
-            false,
-            output_grad,
-            pooled.indices,
-        )
-        .x_grad
+        burns_pool_grad::<Self>(x, output_grad, window)
     }
+}
+
+/// Burn's own max pooling on backend `B` (the trait's default, and flex's for non-f32
+/// tensors).
+fn burns_pool<B: Backend>(x: FloatTensor<B>, w: Window) -> FloatTensor<B> {
+    B::max_pool2d(x, w.kernel, w.stride, w.padding, w.dilation, false)
+}
+
+/// Burn's own input gradient of `burns_pool`, through its indices.
+fn burns_pool_grad<B: Backend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    w: Window,
+) -> FloatTensor<B> {
+    let pooled = B::max_pool2d_with_indices(
+        x.clone(),
+        w.kernel,
+        w.stride,
+        w.padding,
+        w.dilation,
+        false,
+        IntDType::I64,
+    );
+    B::max_pool2d_with_indices_backward(
+        x,
+        w.kernel,
+        w.stride,
+        w.padding,
+        w.dilation,
+        false,
+        grad,
+        pooled.indices,
+    )
+    .x_grad
 }
 
 /// `pool.forward(x)`, through the kernels here on the CPU backend.
@@ -102,14 +114,7 @@ impl PlaneMaxPool for Flex {
                 let y = kernels::forward(f32s(&x), [h, w], [oh, ow], window);
                 tensor(y, vec![batch, c, oh, ow])
             }
-            _ => Self::max_pool2d(
-                x,
-                window.kernel,
-                window.stride,
-                window.padding,
-                [1, 1],
-                false,
-            ),
+            _ => burns_pool::<Self>(x, window),
         }
     }
 
@@ -117,36 +122,12 @@ impl PlaneMaxPool for Flex {
         let [batch, c, h, w] = dims(&x);
         let [_, _, oh, ow] = dims(&output_grad);
         if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
-            let pooled = Self::max_pool2d_with_indices(
-                x.clone(),
-                window.kernel,
-                window.stride,
-                window.padding,
-                [1, 1],
-                false,
-                IntDType::I64,
-            );
-            return Self::max_pool2d_with_indices_backward(
-                x,
-                window.kernel,
-                window.stride,
-                window.padding,
-                [1, 1],
-                false,
-                output_grad,
-                pooled.indices,
-            )
-            .x_grad;
+            return burns_pool_grad::<Self>(x, output_grad, window);
         }
         let (x, dy) = (dense(x), dense(output_grad));
         let dx = kernels::backward(f32s(&x), f32s(&dy), [h, w], [oh, ow], window);
         tensor(dx, vec![batch, c, h, w])
     }
-}
-
-fn dims(t: &FlexTensor) -> [usize; 4] {
-    let d = t.shape().to_vec();
-    [d[0], d[1], d[2], d[3]]
 }
 
 #[derive(Debug)]
