@@ -195,14 +195,21 @@ fn uses_gemm(x: &Tensor<4>) -> bool {
 
 /// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv2d_leaky(conv, x, None)
+}
+
+/// `conv2d`, then a leaky ReLU of `slope` if one is given, added with the bias in one pass
+/// in training on the CPU backend (`bias::add`).
+pub fn conv2d_leaky(conv: &Conv2d, x: Tensor<4>, slope: Option<f32>) -> Tensor<4> {
+    let bias = conv.bias.as_ref().map(|b| b.val());
     match conv_window(conv) {
-        Some(window) if uses_gemm(&x) => gemm_with(
-            window,
-            conv.weight.val(),
-            conv.bias.as_ref().map(|b| b.val()),
-            x,
-        ),
-        _ => conv.forward(x),
+        Some(window) if uses_gemm(&x) => {
+            super::bias::add(gemm_with(window, conv.weight.val(), None, x), bias, slope)
+        }
+        _ => match slope {
+            Some(s) => burn::tensor::activation::leaky_relu(conv.forward(x), s as f64),
+            None => conv.forward(x),
+        },
     }
 }
 
@@ -234,7 +241,7 @@ fn gemm_with(
         weight.into_dispatch(),
         window,
     ));
-    with_bias(y, bias)
+    super::bias::add(y, bias, None)
 }
 
 /// `conv.forward(x)` with the one-GEMM weight gradient on the CPU backend in training.
@@ -255,17 +262,7 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
             window,
         ),
     );
-    with_bias(y, conv.bias.as_ref().map(|b| b.val()))
-}
-
-fn with_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-    match bias {
-        Some(bias) => {
-            let c = bias.dims()[0];
-            y + bias.reshape([1, c, 1, 1])
-        }
-        None => y,
-    }
+    super::bias::add(y, conv.bias.as_ref().map(|b| b.val()), None)
 }
 
 impl GemmConv for Flex {
@@ -445,7 +442,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The layer's forward pass, Burn's own (without bias: `with_bias` adds it).
+    /// The layer's forward pass, Burn's own (without bias: `bias::add` adds it).
     fn forward<B: Backend>(
         self,
         x: FloatTensor<B>,
@@ -909,6 +906,12 @@ mod tests {
             conv(2, 3, 3, 2, 1).init(&d),
             [2, 2, 8, 8],
             "3x3 stride 2, even side",
+        );
+        // A stride dividing the sides with a grid narrower than half the image's rows.
+        check_conv(
+            conv(2, 3, 3, 2, 0).init(&d),
+            [2, 2, 8, 8],
+            "3x3 stride 2 unpadded, even side",
         );
         // Taps that fall wholly outside the image at a stride of 2.
         check_conv(

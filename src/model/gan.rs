@@ -15,11 +15,14 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub const Z: usize = 64;
+
+/// The discriminator's leaky ReLU slope.
+const SLOPE: f32 = 0.2;
 
 /// The side of the images the generator draws when nothing else is said (checkpoints
 /// saved before the GAN followed the store's side).
@@ -196,8 +199,11 @@ impl Discriminator {
         let [b, ..] = images.dims();
         // Centre the image like the classifier does.
         let mut x = self.first_layer((images - 0.5) * 2.0, onehot);
-        for conv in &self.convs[1..] {
-            x = super::conv::conv2d(conv, leaky_relu(x, 0.2));
+        let last = self.convs.len() - 1;
+        for (i, conv) in self.convs.iter().enumerate().skip(1) {
+            // The activation goes with the layer's bias (one pass in training).
+            let slope = (i != last).then_some(SLOPE);
+            x = super::conv::conv2d_leaky(conv, x, slope);
         }
         x.reshape([b])
     }
@@ -208,6 +214,7 @@ impl Discriminator {
     /// one-hot row: the convolution's sum split by input channels. The layer then reads 1
     /// (or 3) channels instead of 11 (or 13) at the full side, in the im2col and the GEMM
     /// of every pass; the concatenated planes are never built. Same weights, same result.
+    /// Returns the layer's activations (leaky ReLU applied).
     fn first_layer(&self, x: Tensor<4>, onehot: Tensor<2>) -> Tensor<4> {
         let conv = &self.convs[0];
         let [b, c, h, w] = x.dims();
@@ -224,19 +231,19 @@ impl Discriminator {
         let image = weight.slice([0..o, 0..c]);
         match (
             super::conv::conv2d_with(conv, per_class, None, ones),
-            super::conv::conv2d_with(conv, image, bias, x.clone()),
+            super::conv::conv2d_with(conv, image, None, x.clone()),
         ) {
             (Some(maps), Some(y)) => {
                 let [_, _, oh, ow] = maps.dims();
                 let maps = onehot.matmul(maps.reshape([classes, o * oh * ow]));
-                y + maps.reshape([b, o, oh, ow])
+                super::bias::add(y + maps.reshape([b, o, oh, ow]), bias, Some(SLOPE))
             }
             // A layer Burn's functional convolution cannot take apart: the planes as input.
             _ => {
                 let planes = onehot
                     .reshape([b, classes, 1, 1])
                     .expand([b, classes, h, w]);
-                super::conv::conv2d(conv, Tensor::cat(vec![x, planes], 1))
+                super::conv::conv2d_leaky(conv, Tensor::cat(vec![x, planes], 1), Some(SLOPE))
             }
         }
     }
@@ -245,6 +252,7 @@ impl Discriminator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::activation::leaky_relu;
 
     #[test]
     fn shapes_and_range() {

@@ -3,6 +3,7 @@
 //! bottleneck blocks width-width-4·width, a projection shortcut on the first), global average
 //! pool and a linear head.
 
+mod bias;
 pub mod checkpoint;
 pub mod conv;
 mod flex;
