@@ -1,8 +1,11 @@
-//! Matrix products on plain f32 slices, straight into a fresh buffer, for the CPU kernels
-//! of `conv`. Flex's matmul zero-fills its output as bytes and then copies it into a more
-//! aligned allocation, both on the calling thread while the pool waits, before the product
-//! overwrites every value: ≈10% of a GAN iteration in its profile (kernel page zeroing,
-//! memset, memmove). Here the product writes into uninitialised capacity.
+//! Matrix products on plain f32 slices for the CPU kernels of `conv`, into memory the
+//! caller provides (uninitialised, or accumulated into), on the calling thread: `conv` runs
+//! one product per chunk of a batch, the chunks in parallel. Flex's matmul zero-fills its
+//! output as bytes and then copies it into a more aligned allocation, both on the calling
+//! thread while the pool waits, before the product overwrites every value: ≈10% of a GAN
+//! iteration in its profile (kernel page zeroing, memset, memmove).
+
+use std::mem::MaybeUninit;
 
 /// A read-only matrix over a slice: `rows x cols`, element `(r, c)` at
 /// `r · row_stride + c · col_stride`.
@@ -40,56 +43,76 @@ impl<'a> View<'a> {
     }
 }
 
-/// Below this many multiply-adds the product runs on the calling thread (flex's threshold).
-const PARALLEL: usize = 192 * 192 * 192;
+/// `a · b` written into `out` (`a.rows · b.cols` values), on the calling thread: for the
+/// tasks that each multiply one chunk of a batch.
+pub(super) fn product_into(a: View, b: View, out: &mut [MaybeUninit<f32>]) {
+    run(a, b, out, false, gemm::Parallelism::None);
+}
 
-/// `a · b`, row-major `[a.rows, b.cols]`.
-pub(super) fn product(a: View, b: View) -> Vec<f32> {
+/// `out += a · b`, on the calling thread.
+pub(super) fn product_add(a: View, b: View, out: &mut [f32]) {
+    // SAFETY: initialised values viewed as possibly uninitialised, written only with
+    // initialised ones.
+    let out = unsafe { &mut *(out as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    run(a, b, out, true, gemm::Parallelism::None);
+}
+
+/// gemm's `out = (read ? out : 0) + a · b`; `out` must be initialised when `read`.
+fn run(a: View, b: View, out: &mut [MaybeUninit<f32>], read: bool, parallelism: gemm::Parallelism) {
     assert_eq!(a.cols, b.rows, "inner dimensions");
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    if m * n * k == 0 {
-        return vec![0.0; m * n];
+    assert_eq!(out.len(), m * n, "output of {m}x{n}");
+    if m * n == 0 {
+        return;
     }
-    let parallelism = if m * n * k >= PARALLEL {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    let mut out = Vec::with_capacity(m * n);
+    if k == 0 {
+        if !read {
+            out.iter_mut().for_each(|v| {
+                v.write(0.0);
+            });
+        }
+        return;
+    }
     // SAFETY: `View::rows` checked each slice holds its whole matrix and `t` only swaps the
-    // strides, so every element gemm reads lies in `a.data` and `b.data`; `out` has room for
-    // exactly m·n values at row stride n, which gemm writes all of (read_dst false: nothing
-    // is read from it) before the length is set.
+    // strides, so every element gemm reads lies in `a.data` and `b.data`; `out` holds
+    // exactly m·n values at row stride n, all of which gemm writes (and reads only when
+    // `read`, when the caller initialised them).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            out.as_mut_ptr() as *mut f32,
             1,
             n as isize,
-            false,
+            read,
             a.data.as_ptr(),
             a.col_stride as isize,
             a.row_stride as isize,
             b.data.as_ptr(),
             b.col_stride as isize,
             b.row_stride as isize,
-            0.0,
+            1.0,
             1.0,
             false,
             false,
             false,
             parallelism,
         );
-        out.set_len(m * n);
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn product(a: View, b: View) -> Vec<f32> {
+        let mut out = Vec::with_capacity(a.rows * b.cols);
+        product_into(a, b, &mut out.spare_capacity_mut()[..a.rows * b.cols]);
+        // SAFETY: `product_into` wrote every value.
+        unsafe { out.set_len(a.rows * b.cols) };
+        out
+    }
 
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut out = vec![0f32; m * n];
@@ -109,11 +132,14 @@ mod tests {
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32) / 3.0).collect();
             let want = naive(&a, &b, m, k, n);
             let got = product(View::rows(&a, m, k), View::rows(&b, k, n));
+            let mut added = want.clone();
+            product_add(View::rows(&a, m, k), View::rows(&b, k, n), &mut added);
             // The same values stored transposed, read back through `t`.
             let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
             let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
             let via_t = product(View::rows(&at, k, m).t(), View::rows(&bt, n, k).t());
-            for (x, y) in [(&want, &got), (&want, &via_t)] {
+            let twice: Vec<f32> = want.iter().map(|v| 2.0 * v).collect();
+            for (x, y) in [(&want, &got), (&want, &via_t), (&twice, &added)] {
                 assert_eq!(x.len(), y.len());
                 for (p, q) in x.iter().zip(y) {
                     assert!(
