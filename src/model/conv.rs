@@ -82,6 +82,15 @@ impl Window {
         Some([side(h, 0)?, side(w, 1)?])
     }
 
+    /// Whether the window over an `h x w` input takes all of it once (kernel the input's
+    /// side, no padding or dilation): a 1x1 grid, the layer a matrix product of each
+    /// image's values as they stand — the discriminator's last layer, the generator's
+    /// first. Through im2col and col2im those took ≈6% of a GAN iteration for 0.3% of its
+    /// multiply-adds: a loop step per single value.
+    fn covers(self, side: [usize; 2]) -> bool {
+        self.kernel == side && self.padding == [0, 0] && self.dilation == [1, 1]
+    }
+
     /// The output side of a transposed convolution over an `h x w` input (no output
     /// padding), or `None` when the padding eats it.
     fn transposed_side(self, [h, w]: [usize; 2]) -> Option<[usize; 2]> {
@@ -332,6 +341,14 @@ impl GemmConv for Flex {
         let [batch, m, oh, ow] = dims(&a);
         let [_, c, h, w] = dims(&t);
         let k = c * window.kernel[0] * window.kernel[1];
+        let shape = vec![m, c, window.kernel[0], window.kernel[1]];
+        if window.covers([h, w]) {
+            let (a, t) = (
+                View::rows(f32s(&a), batch, m),
+                View::rows(f32s(&t), batch, k),
+            );
+            return product_tensor(a.t(), t, shape);
+        }
         let (a, t) = (Images::new(&a), Images::new(&t));
         let pos = oh * ow;
         let (_, sums) = by_chunks(batch, chunk_images(pos), 0, zeros(m * k), |imgs, _, sum| {
@@ -348,10 +365,7 @@ impl GemmConv for Flex {
                 );
             })
         });
-        tensor(
-            total(sums, m * k),
-            vec![m, c, window.kernel[0], window.kernel[1]],
-        )
+        tensor(total(sums, m * k), shape)
     }
 
     /// Both gradients chunk by chunk from one layout of the output gradient: a
@@ -370,6 +384,10 @@ impl GemmConv for Flex {
         let [batch, c, h, w] = dims(&x);
         let [_, oc, oh, ow] = dims(&output_grad);
         let [wo, wi, kh, kw] = dims(&weight);
+        // A window over all of the input (or, transposed, of the output): plain products.
+        if window.covers(if kind == Kind::Conv { [h, w] } else { [oh, ow] }) {
+            return separate_grads::<Self>(x, weight, output_grad, window, kind);
+        }
         ran_gemm();
         let (x, weight, dy) = (dense(x), dense(weight), dense(output_grad));
         let ws = f32s(&weight);
@@ -468,6 +486,16 @@ fn fill(scratch: &mut Vec<f32>, n: usize, write: impl FnOnce(&mut [MaybeUninit<f
     // SAFETY: `write` wrote all n values (each caller passes a kernel that does).
     unsafe { scratch.set_len(n) };
     scratch
+}
+
+/// `a · b` as a tensor of `shape`, on the calling thread.
+fn product_tensor(a: View, b: View, shape: Vec<usize>) -> FlexTensor {
+    let n = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    product_into(a, b, &mut out.spare_capacity_mut()[..n]);
+    // SAFETY: `product_into` wrote all n values (it checks the shapes agree).
+    unsafe { out.set_len(n) };
+    tensor(out, shape)
 }
 
 /// A summing accumulator's initial value: `n` zeros.
@@ -599,6 +627,13 @@ fn weight_times_windows(
     let [batch, c, h, w] = dims(t);
     let o = dims(weight)[0];
     let (k, pos) = (c * window.kernel[0] * window.kernel[1], grid[0] * grid[1]);
+    if window.covers([h, w]) {
+        let (ts, ws) = (
+            View::rows(f32s(t), batch, k),
+            View::rows(f32s(weight), o, k),
+        );
+        return product_tensor(ts, ws.t(), vec![batch, o, 1, 1]);
+    }
     let (ws, ts) = (f32s(weight), Images::new(t));
     let (y, _) = by_chunks(
         batch,
@@ -642,6 +677,13 @@ fn rows_into_windows(
         .expect("the window fits the input it was taken from");
     let (k, pos) = (c * kh * kw, grid[0] * grid[1]);
     debug_assert_eq!(dims(src), [batch, o, grid[0], grid[1]]);
+    if window.covers([h, w]) {
+        let (srcs, ws) = (
+            View::rows(f32s(src), batch, o),
+            View::rows(f32s(weight), o, k),
+        );
+        return product_tensor(srcs, ws, shape.to_vec());
+    }
     let (ws, srcs) = (f32s(weight), Images::new(src));
     let (out, _) = by_chunks(
         batch,
@@ -1165,6 +1207,13 @@ mod tests {
             conv(2, 2, 3, 2, 2).with_dilation([2, 2]).init(&d),
             [1, 2, 2, 2],
             "dilated taps beyond the image",
+        );
+        // Windows over the whole input (a 1x1 grid: plain products), one with a stride.
+        check_conv(conv(5, 4, 4, 1, 0).init(&d), [3, 5, 4, 4], "4x4 over 4x4");
+        check_conv(
+            conv(2, 3, 3, 2, 0).init(&d),
+            [2, 2, 3, 3],
+            "3x3 stride 2 over 3x3",
         );
         // Grids large enough for chunks of one image (each its own task and sum), and
         // chunks of two with a last one of one.
