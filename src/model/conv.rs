@@ -16,9 +16,10 @@
 //! a convolution is the weight times the input's im2col, a transposed convolution is a
 //! convolution's input gradient with its input in the gradient's place, and its input
 //! gradient is a plain convolution (flex's forward passes transpose to channels-last on the
-//! calling thread, or run one thin GEMM per image). 1x1 convolutions stay `pointwise`
-//! matmuls: through this path their layout copies cost more than they save (classifier
-//! epoch 3.04/3.13/3.38 s as matmuls vs 3.32/3.73/3.95 s here, same binary).
+//! calling thread, or run one thin GEMM per image). 1x1 convolutions (`pointwise`) take
+//! this path too since the products run per chunk of images: their im2col is the images'
+//! values as they stand (through whole-batch layouts they were slower than matmuls:
+//! classifier epoch 3.04/3.13/3.38 s as matmuls vs 3.32/3.73/3.95 s, same binary).
 //!
 //! Each product runs over a chunk of the batch at a time — a few images, at least 256 grid
 //! positions — laid out and multiplied by one task, the chunks in parallel: the layout
@@ -89,6 +90,12 @@ impl Window {
     /// multiply-adds: a loop step per single value.
     fn covers(self, side: [usize; 2]) -> bool {
         self.kernel == side && self.padding == [0, 0] && self.dilation == [1, 1]
+    }
+
+    /// A 1x1 window at stride 1 without padding: its im2col is the images' rows as they
+    /// stand (`windows_of`), its col2im their layout back (`spread_into`).
+    fn pointwise(self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
     }
 
     /// The output side of a transposed convolution over an `h x w` input (no output
@@ -355,9 +362,7 @@ impl GemmConv for Flex {
             SCRATCH.with_borrow_mut(|[cols, rows, _]| {
                 let n = imgs.len();
                 let rows = a.rows(imgs.clone(), rows);
-                let cols = fill(cols, k * n * pos, |dst| {
-                    kernels::im2col_t(t.of(imgs), [n, c, h, w], [oh, ow], window, dst)
-                });
+                let cols = windows_of(&t, imgs, [c, h, w], [oh, ow], window, cols);
                 product_add(
                     View::rows(rows, m, n * pos),
                     View::rows(cols, k, n * pos).t(),
@@ -406,13 +411,9 @@ impl GemmConv for Flex {
                             let n = imgs.len();
                             let rows = dys.rows(imgs.clone(), rows);
                             let rows = View::rows(rows, oc, n * pos);
-                            let spread = fill(cols, k * n * pos, |dst| {
-                                product_into(View::rows(ws, oc, k).t(), rows, dst)
-                            });
-                            kernels::col2im(spread, [n, c, h, w], [oh, ow], window, dx);
-                            let cols = fill(cols, k * n * pos, |dst| {
-                                kernels::im2col_t(xs.of(imgs), [n, c, h, w], [oh, ow], window, dst)
-                            });
+                            let wt = View::rows(ws, oc, k).t();
+                            spread_into(wt, rows, [n, c, h, w], [oh, ow], window, dx, cols);
+                            let cols = windows_of(&xs, imgs, [c, h, w], [oh, ow], window, cols);
                             product_add(rows, View::rows(cols, k, n * pos).t(), sum);
                         })
                     },
@@ -430,15 +431,8 @@ impl GemmConv for Flex {
                     |imgs, dx, sum| {
                         SCRATCH.with_borrow_mut(|[cols, rows, product]| {
                             let n = imgs.len();
-                            let cols = fill(cols, k * n * pos, |dst| {
-                                kernels::im2col_t(
-                                    dys.of(imgs.clone()),
-                                    [n, oc, oh, ow],
-                                    [h, w],
-                                    window,
-                                    dst,
-                                )
-                            });
+                            let cols =
+                                windows_of(&dys, imgs.clone(), [oc, oh, ow], [h, w], window, cols);
                             let cols = View::rows(cols, k, n * pos);
                             into_images(View::rows(ws, c, k), cols, [n, c, pos], dx, product);
                             let rows = xs.rows(imgs, rows);
@@ -553,6 +547,49 @@ impl<'a> Images<'a> {
     }
 }
 
+/// The transposed im2col of images `imgs` of `t` (`[c, h, w]` each) for `window` on
+/// `grid`, in `scratch`: `[c · kh · kw, n · grid]`. For a pointwise window that is the
+/// images' own rows (`Images::rows`: no copy for one image).
+fn windows_of<'s>(
+    t: &Images<'s>,
+    imgs: Range<usize>,
+    [c, h, w]: [usize; 3],
+    grid: [usize; 2],
+    window: Window,
+    scratch: &'s mut Vec<f32>,
+) -> &'s [f32] {
+    if window.pointwise() {
+        return t.rows(imgs, scratch);
+    }
+    let n = imgs.len();
+    let k = c * window.kernel[0] * window.kernel[1];
+    fill(scratch, k * n * grid[0] * grid[1], |dst| {
+        kernels::im2col_t(t.of(imgs), [n, c, h, w], grid, window, dst)
+    })
+}
+
+/// `a · rows` (`[c · kh · kw, n · grid]`, a window's columns) summed back into `n` images
+/// `[c, h, w]` in `out` by col2im, through `scratch`; for a pointwise window the product
+/// laid out as the images directly (`into_images`).
+fn spread_into(
+    a: View,
+    rows: View,
+    [n, c, h, w]: [usize; 4],
+    grid: [usize; 2],
+    window: Window,
+    out: &mut [MaybeUninit<f32>],
+    scratch: &mut Vec<f32>,
+) {
+    if window.pointwise() {
+        return into_images(a, rows, [n, c, h * w], out, scratch);
+    }
+    let k = c * window.kernel[0] * window.kernel[1];
+    let spread = fill(scratch, k * n * grid[0] * grid[1], |dst| {
+        product_into(a, rows, dst)
+    });
+    kernels::col2im(spread, [n, c, h, w], grid, window, out);
+}
+
 /// `a · cols` (`[o, n · positions]`) laid out as `[n, o, positions]` in `out`: directly for
 /// one image, through `scratch` for more.
 fn into_images(
@@ -643,9 +680,7 @@ fn weight_times_windows(
         |imgs, out, _| {
             SCRATCH.with_borrow_mut(|[cols, _, product]| {
                 let n = imgs.len();
-                let cols = fill(cols, k * n * pos, |dst| {
-                    kernels::im2col_t(ts.of(imgs), [n, c, h, w], grid, window, dst)
-                });
+                let cols = windows_of(&ts, imgs, [c, h, w], grid, window, cols);
                 into_images(
                     View::rows(ws, o, k),
                     View::rows(cols, k, n * pos),
@@ -693,11 +728,9 @@ fn rows_into_windows(
         |imgs, out, _| {
             SCRATCH.with_borrow_mut(|[cols, rows, _]| {
                 let n = imgs.len();
-                let rows = srcs.rows(imgs, rows);
-                let spread = fill(cols, k * n * pos, |dst| {
-                    product_into(View::rows(ws, o, k).t(), View::rows(rows, o, n * pos), dst)
-                });
-                kernels::col2im(spread, [n, c, h, w], grid, window, out);
+                let rows = View::rows(srcs.rows(imgs, rows), o, n * pos);
+                let wt = View::rows(ws, o, k).t();
+                spread_into(wt, rows, [n, c, h, w], grid, window, out, cols);
             })
         },
     );
@@ -1208,6 +1241,13 @@ mod tests {
             [1, 2, 2, 2],
             "dilated taps beyond the image",
         );
+        // 1x1 windows (the images' values as the windows), image by image and in chunks.
+        check_conv(
+            conv(3, 4, 1, 1, 0).init(&d),
+            [3, 3, 16, 17],
+            "1x1, image by image",
+        );
+        check_conv(conv(3, 4, 1, 1, 0).init(&d), [3, 3, 4, 4], "1x1, one chunk");
         // Windows over the whole input (a 1x1 grid: plain products), one with a stride.
         check_conv(conv(5, 4, 4, 1, 0).init(&d), [3, 5, 4, 4], "4x4 over 4x4");
         check_conv(
