@@ -24,7 +24,7 @@ use burn::backend::{backend_extension, Autodiff, Backend, Flex, TensorMetadata};
 use burn::tensor::{DType, Tensor};
 use burn_flex::FlexTensor;
 
-use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
+use super::flex::{dense, f32s, is_flex, planes, tensor, AutodiffTensor};
 
 /// `y` `[batch, c, …]` plus `bias` `[c]` per channel, then a leaky ReLU of `slope` when
 /// one is given (`slope > 0`); and that operation's gradients.
@@ -46,12 +46,6 @@ pub trait ChannelBias: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         burns_bias_grads::<Self>(out, output_grad, slope)
     }
-}
-
-/// `y` with one channel's values per row: `[batch, c, positions]`.
-fn planes<B: Backend>(t: &FloatTensor<B>) -> [usize; 3] {
-    let d = t.shape().to_vec();
-    [d[0], d[1], d[2..].iter().product()]
 }
 
 /// Burn's own operations: a broadcast add and `leaky_relu`.
@@ -217,7 +211,7 @@ impl<B: ChannelBias, C: CheckpointStrategy> ChannelBias for Autodiff<B, C> {
 
 /// The kernels on plain `[batch, c, plane]` slices, in parallel over planes.
 mod kernels {
-    use super::super::flex::build;
+    use super::super::flex::{build, lane_sum};
     use rayon::prelude::*;
 
     /// Planes to a task: at least ≈4k values, so the GAN's 4x4 planes are not a task each.
@@ -276,23 +270,11 @@ mod kernels {
         let per_plane: Vec<f32> = grad
             .par_chunks(plane.max(1))
             .with_min_len(min_planes(plane))
-            .map(sum)
+            .map(lane_sum)
             .collect();
         (0..c)
             .map(|ch| (0..batch).map(|b| per_plane[b * c + ch]).sum())
             .collect()
-    }
-
-    /// `values` summed in eight lanes (a plain fold is one serial chain of additions).
-    fn sum(values: &[f32]) -> f32 {
-        let mut lanes = [0f32; 8];
-        let mut chunks = values.chunks_exact(8);
-        for chunk in &mut chunks {
-            for (l, v) in lanes.iter_mut().zip(chunk) {
-                *l += v;
-            }
-        }
-        lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
     }
 }
 

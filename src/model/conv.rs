@@ -52,7 +52,7 @@ use burn::tensor::{DType, Tensor};
 use burn_flex::FlexTensor;
 
 use super::flex::{dense, dims, f32s, is_flex, tensor, AutodiffTensor};
-use super::gemm::{product_add, product_into, View};
+use super::gemm::{product, product_add, product_into, View};
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -484,12 +484,7 @@ fn fill(scratch: &mut Vec<f32>, n: usize, write: impl FnOnce(&mut [MaybeUninit<f
 
 /// `a · b` as a tensor of `shape`, on the calling thread.
 fn product_tensor(a: View, b: View, shape: Vec<usize>) -> FlexTensor {
-    let n = shape.iter().product();
-    let mut out = Vec::with_capacity(n);
-    product_into(a, b, &mut out.spare_capacity_mut()[..n]);
-    // SAFETY: `product_into` wrote all n values (it checks the shapes agree).
-    unsafe { out.set_len(n) };
-    tensor(out, shape)
+    tensor(product(a, b), shape)
 }
 
 /// A summing accumulator's initial value: `n` zeros.
@@ -1195,99 +1190,80 @@ mod tests {
                 .with_stride([s, s])
                 .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         };
-        check_conv(conv(5, 4, 3, 1, 1).init(&d), [3, 5, 7, 6], "3x3");
-        check_conv(
-            conv(3, 6, 7, 2, 3).with_bias(false).init(&d),
-            [2, 3, 11, 9],
-            "7x7 stride 2, no bias",
-        );
-        check_conv(conv(4, 3, 4, 2, 1).init(&d), [2, 4, 8, 10], "4x4 stride 2");
-        check_conv(conv(2, 3, 3, 1, 0).init(&d), [2, 2, 6, 6], "3x3 unpadded");
-        // Stride 1 with rows as long as the image's (`shifted_block`): taps two beyond the
-        // edges, and padding across only (fewer grid rows than image rows).
-        check_conv(conv(3, 2, 5, 1, 2).init(&d), [2, 3, 6, 7], "5x5");
-        check_conv(
-            Conv2dConfig::new([2, 3], [3, 3])
-                .with_padding(PaddingConfig2d::Explicit(0, 1, 0, 1))
-                .init(&d),
-            [2, 2, 6, 5],
-            "3x3 padded across only",
-        );
-        check_conv(
-            conv(2, 3, 3, 1, 2).with_dilation([2, 2]).init(&d),
-            [2, 2, 7, 5],
-            "3x3 dilated",
-        );
-        check_conv(
-            conv(3, 2, 3, 2, 1).with_stride([2, 1]).init(&d),
-            [2, 3, 9, 6],
-            "strides differing by axis",
-        );
-        // An even side under a stride of 2 (Burn's input gradient needs `padding_out`).
-        check_conv(
-            conv(2, 3, 3, 2, 1).init(&d),
-            [2, 2, 8, 8],
-            "3x3 stride 2, even side",
-        );
-        // Stride 2 without padding on an even side: windows that stop short of the edge.
-        check_conv(
-            conv(2, 3, 3, 2, 0).init(&d),
-            [2, 2, 8, 8],
-            "3x3 stride 2 unpadded, even side",
-        );
-        // Taps that fall wholly outside the image at a stride of 2.
-        check_conv(
-            conv(2, 2, 3, 2, 2).with_dilation([2, 2]).init(&d),
-            [1, 2, 2, 2],
-            "dilated taps beyond the image",
-        );
-        // 1x1 windows (the images' values as the windows), image by image and in chunks.
-        check_conv(
-            conv(3, 4, 1, 1, 0).init(&d),
-            [3, 3, 16, 17],
-            "1x1, image by image",
-        );
-        check_conv(conv(3, 4, 1, 1, 0).init(&d), [3, 3, 4, 4], "1x1, one chunk");
-        // Windows over the whole input (a 1x1 grid: plain products), one with a stride.
-        check_conv(conv(5, 4, 4, 1, 0).init(&d), [3, 5, 4, 4], "4x4 over 4x4");
-        check_conv(
-            conv(2, 3, 3, 2, 0).init(&d),
-            [2, 2, 3, 3],
-            "3x3 stride 2 over 3x3",
-        );
-        // Grids large enough for chunks of one image (each its own task and sum), and
-        // chunks of two with a last one of one.
-        check_conv(
-            conv(2, 3, 3, 1, 1).init(&d),
-            [3, 2, 17, 16],
-            "3x3, image by image",
-        );
-        check_conv(
-            conv(2, 2, 3, 1, 1).init(&d),
-            [5, 2, 10, 10],
-            "3x3, chunks of two",
-        );
+        let convs = [
+            (conv(5, 4, 3, 1, 1), [3, 5, 7, 6], "3x3"),
+            (
+                conv(3, 6, 7, 2, 3).with_bias(false),
+                [2, 3, 11, 9],
+                "7x7 stride 2, no bias",
+            ),
+            (conv(4, 3, 4, 2, 1), [2, 4, 8, 10], "4x4 stride 2"),
+            (conv(2, 3, 3, 1, 0), [2, 2, 6, 6], "3x3 unpadded"),
+            // Stride 1 with rows as long as the image's (`shifted_block`): taps two beyond the
+            // edges, and padding across only (fewer grid rows than image rows).
+            (conv(3, 2, 5, 1, 2), [2, 3, 6, 7], "5x5"),
+            (
+                Conv2dConfig::new([2, 3], [3, 3])
+                    .with_padding(PaddingConfig2d::Explicit(0, 1, 0, 1)),
+                [2, 2, 6, 5],
+                "3x3 padded across only",
+            ),
+            (
+                conv(2, 3, 3, 1, 2).with_dilation([2, 2]),
+                [2, 2, 7, 5],
+                "3x3 dilated",
+            ),
+            (
+                conv(3, 2, 3, 2, 1).with_stride([2, 1]),
+                [2, 3, 9, 6],
+                "strides differing by axis",
+            ),
+            // An even side under a stride of 2 (Burn's input gradient needs `padding_out`).
+            (conv(2, 3, 3, 2, 1), [2, 2, 8, 8], "3x3 stride 2, even side"),
+            // Stride 2 without padding on an even side: windows that stop short of the edge.
+            (
+                conv(2, 3, 3, 2, 0),
+                [2, 2, 8, 8],
+                "3x3 stride 2 unpadded, even side",
+            ),
+            // Taps that fall wholly outside the image at a stride of 2.
+            (
+                conv(2, 2, 3, 2, 2).with_dilation([2, 2]),
+                [1, 2, 2, 2],
+                "dilated taps beyond the image",
+            ),
+            // 1x1 windows (the images' values as the windows), image by image and in chunks.
+            (conv(3, 4, 1, 1, 0), [3, 3, 16, 17], "1x1, image by image"),
+            (conv(3, 4, 1, 1, 0), [3, 3, 4, 4], "1x1, one chunk"),
+            // Windows over the whole input (a 1x1 grid: plain products), one with a stride.
+            (conv(5, 4, 4, 1, 0), [3, 5, 4, 4], "4x4 over 4x4"),
+            (conv(2, 3, 3, 2, 0), [2, 2, 3, 3], "3x3 stride 2 over 3x3"),
+            // Grids large enough for chunks of one image (each its own task and sum), and
+            // chunks of two with a last one of one.
+            (conv(2, 3, 3, 1, 1), [3, 2, 17, 16], "3x3, image by image"),
+            (conv(2, 2, 3, 1, 1), [5, 2, 10, 10], "3x3, chunks of two"),
+        ];
+        for (layer, input, what) in convs {
+            check_conv(layer.init(&d), input, what);
+        }
         let transpose = |i, o, k: usize, s: usize, p: usize| {
             ConvTranspose2dConfig::new([i, o], [k, k])
                 .with_stride([s, s])
                 .with_padding([p, p])
         };
-        check_transpose(transpose(6, 5, 4, 2, 1).init(&d), [3, 6, 4, 5], "4x4 up");
-        check_transpose(
-            transpose(7, 4, 4, 1, 0).init(&d),
-            [3, 7, 1, 1],
-            "1x1 to 4x4",
-        );
-        check_transpose(
-            transpose(2, 3, 4, 2, 1).init(&d),
-            [3, 2, 16, 17],
-            "4x4 up, image by image",
-        );
-        check_transpose(
-            transpose(3, 2, 3, 2, 0).init(&d),
-            [2, 3, 3, 4],
-            "3x3 up, unpadded",
-        );
+        let transposed = [
+            (transpose(6, 5, 4, 2, 1), [3, 6, 4, 5], "4x4 up"),
+            (transpose(7, 4, 4, 1, 0), [3, 7, 1, 1], "1x1 to 4x4"),
+            (
+                transpose(2, 3, 4, 2, 1),
+                [3, 2, 16, 17],
+                "4x4 up, image by image",
+            ),
+            (transpose(3, 2, 3, 2, 0), [2, 3, 3, 4], "3x3 up, unpadded"),
+        ];
+        for (layer, input, what) in transposed {
+            check_transpose(layer.init(&d), input, what);
+        }
     }
 
     /// Without autodiff (scoring, generation) and for grouped layers the layers run Burn's

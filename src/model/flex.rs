@@ -1,9 +1,9 @@
-//! What the CPU backend's extension kernels (`norm`, `conv`, `pool`) share: telling the CPU
+//! What the CPU backend's extension kernels (`norm`, `conv`, `pool`, `bias`) share: telling the CPU
 //! device apart, moving between flex tensors and the plain f32 slices the kernels work on,
 //! and building outputs on the compute pool.
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::Autodiff;
+use burn::backend::{Autodiff, Backend, TensorMetadata};
 use burn::tensor::{Device, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
@@ -34,6 +34,25 @@ pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
 pub(super) fn dims(t: &FlexTensor) -> [usize; 4] {
     let d = t.layout().shape().to_vec();
     [d[0], d[1], d[2], d[3]]
+}
+
+/// `[batch, channels, values per plane]` of an activation `[batch, channels, …]`.
+pub(super) fn planes<B: Backend>(t: &FloatTensor<B>) -> [usize; 3] {
+    let d = t.shape().to_vec();
+    [d[0], d[1], d[2..].iter().product()]
+}
+
+/// `values` summed in eight lanes, so the loop vectorises (a plain fold is one serial chain
+/// of additions).
+pub(super) fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 pub(super) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {

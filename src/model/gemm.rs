@@ -43,6 +43,16 @@ impl<'a> View<'a> {
     }
 }
 
+/// `a · b` in a fresh buffer, row-major `[a.rows, b.cols]`, on the calling thread.
+pub(super) fn product(a: View, b: View) -> Vec<f32> {
+    let n = a.rows * b.cols;
+    let mut out = Vec::with_capacity(n);
+    product_into(a, b, &mut out.spare_capacity_mut()[..n]);
+    // SAFETY: `product_into` wrote all n values.
+    unsafe { out.set_len(n) };
+    out
+}
+
 /// `a · b` written into `out` (`a.rows · b.cols` values), on the calling thread: for the
 /// tasks that each multiply one chunk of a batch.
 pub(super) fn product_into(a: View, b: View, out: &mut [MaybeUninit<f32>]) {
@@ -105,14 +115,6 @@ fn run(a: View, b: View, out: &mut [MaybeUninit<f32>], read: bool, parallelism: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn product(a: View, b: View) -> Vec<f32> {
-        let mut out = Vec::with_capacity(a.rows * b.cols);
-        product_into(a, b, &mut out.spare_capacity_mut()[..a.rows * b.cols]);
-        // SAFETY: `product_into` wrote every value.
-        unsafe { out.set_len(a.rows * b.cols) };
-        out
-    }
 
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut out = vec![0f32; m * n];

@@ -25,7 +25,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor};
 use burn_flex::FlexTensor;
 
-use super::flex::{dense, f32s, is_flex, tensor, AutodiffTensor};
+use super::flex::{dense, f32s, is_flex, planes, tensor, AutodiffTensor};
 
 /// A fused training BatchNorm, with a ReLU after it when `relu`: `(output, batch mean,
 /// biased batch variance)`, and its gradients `(input, gamma, beta)` given the output's.
@@ -149,7 +149,7 @@ impl FusedNorm for Flex {
         }
         #[cfg(test)]
         tests::FUSED_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let (n, c, plane) = planes(&x);
+        let [n, c, plane] = planes::<Self>(&x);
         let (x, gamma, beta) = (dense(x), dense(gamma), dense(beta));
         let (y, mean, var) = kernels::forward(
             f32s(&x),
@@ -188,7 +188,7 @@ impl FusedNorm for Flex {
                 output_grad,
             );
         }
-        let (n, c, plane) = planes(&x);
+        let [n, c, plane] = planes::<Self>(&x);
         let (x, dy) = (dense(x), dense(output_grad));
         let [gamma, beta, mean, variance] = [gamma, beta, mean, variance].map(dense);
         let stats = kernels::Stats {
@@ -206,13 +206,6 @@ impl FusedNorm for Flex {
             tensor(dbeta, vec![c]),
         )
     }
-}
-
-/// `(batch, channels, elements per plane)` of an activation `[batch, channels, ...]`.
-fn planes(x: &FlexTensor) -> (usize, usize, usize) {
-    let dims = x.layout().shape().to_vec();
-    let (n, c) = (dims[0], dims[1]);
-    (n, c, dims[2..].iter().product())
 }
 
 // The autodiff node: the forward kernel now, the backward kernel when gradients flow back.
@@ -310,23 +303,11 @@ impl<B: FusedNorm, C: CheckpointStrategy> FusedNorm for Autodiff<B, C> {
 /// The two kernels on plain slices, NCHW-contiguous. Statistics accumulate per plane in f32
 /// (eight lanes, so they vectorise) and across planes in f64.
 mod kernels {
-    use super::super::flex::build;
+    use super::super::flex::{build, lane_sum};
     use rayon::prelude::*;
 
     /// Planes handed to one rayon task at least (planes can be 64 values).
     const MIN_PLANES: usize = 32;
-
-    fn sum(p: &[f32]) -> f32 {
-        let mut acc = [0f32; 8];
-        let chunks = p.chunks_exact(8);
-        let rest: f32 = chunks.remainder().iter().sum();
-        for ch in chunks {
-            for k in 0..8 {
-                acc[k] += ch[k];
-            }
-        }
-        acc.iter().sum::<f32>() + rest
-    }
 
     fn sum_sq_dev(p: &[f32], m: f32) -> f32 {
         let mut acc = [0f32; 8];
@@ -432,7 +413,7 @@ mod kernels {
         relu: bool,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let count = (n * plane) as f64;
-        let mean: Vec<f32> = per_channel(n, c, plane, |_, r| [sum(&x[r])])
+        let mean: Vec<f32> = per_channel(n, c, plane, |_, r| [lane_sum(&x[r])])
             .into_iter()
             .map(|[s]| (s / count) as f32)
             .collect();
