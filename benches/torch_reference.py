@@ -13,7 +13,7 @@ transposed convs each followed by a 3x3 conv, BN + ReLU, one-hot planes before e
 upsampling, sigmoid; discriminator: five convs, LeakyReLU 0.2, one-hot planes beside the
 image; Adam lr 2e-4, batch 32): iterations/s with the discriminator and generator steps
 only, and with the frozen classifier's cross-entropy added to the generator loss — the two
-phases thresh's `gan_speed` times (the last sixth of the iterations is the second).
+phases thresh's `gan_speed` times (the second half of the iterations is the second).
 
     python3 benches/torch_reference.py [--n 2000] [--epochs 3] [--threads 2] [--gan-iters 40]
         [--side 32] [--channels 1]
@@ -143,7 +143,7 @@ def gan_speed(x, y, iters, batch=32):
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4)
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4)
     bce = F.binary_cross_entropy_with_logits
-    hold = iters - iters // 6
+    hold = iters // 2
     marks = []
     t = time.perf_counter()
     for it in range(iters):
