@@ -31,6 +31,25 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Every `row_stride`-th run of `cols` values of `data` as the rows of a matrix.
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        assert!(
+            cols <= row_stride || rows <= 1,
+            "rows of {cols} every {row_stride}"
+        );
+        assert!(
+            rows == 0 || (rows - 1) * row_stride + cols <= data.len(),
+            "matrix of {rows}x{cols} every {row_stride}"
+        );
+        View {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// The transpose, reading the same values (no copy).
     pub fn t(self) -> Self {
         View {

@@ -12,6 +12,7 @@ mod gemm;
 pub mod norm;
 pub mod pool;
 mod seeded;
+mod winograd;
 
 pub use seeded::seeded;
 
