@@ -132,6 +132,10 @@ fn fused(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
         .update((running_mean.mul_scalar(1.0 - m) + mean.mul_scalar(m)).detach());
     bn.running_var
         .update((running_var.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
+    // Synced at once, on this thread: `RunningState` keeps one pending value per thread and
+    // averages them at the next sync, so the steps of one training that run on different
+    // threads of the pool (`train::on_pool`) would blend their statistics by schedule.
+    let _ = (bn.running_mean.value_sync(), bn.running_var.value_sync());
     Tensor::from_dispatch(y)
 }
 
@@ -573,8 +577,10 @@ mod tests {
                 dx.flatten::<1>(0, 3),
                 dg,
                 db,
-                bn.running_mean.value().inner(),
-                bn.running_var.value().inner(),
+                // Synced: `value` alone is the state before the step's update (Burn's
+                // layer leaves it pending on this thread), which the two paths share.
+                bn.running_mean.value_sync().inner(),
+                bn.running_var.value_sync().inner(),
             ));
         }
         let (a, b) = (&runs[0], &runs[1]);

@@ -341,17 +341,21 @@ pub fn fit_probing(
                 let targets =
                     Tensor::<2>::from_data(TensorData::new(batch.targets, [m, classes]), &device);
                 let model = slot.take().expect("model present between steps");
-                let logits = model.forward(x);
-                let loss = (log_softmax(logits.clone(), 1) * targets)
-                    .sum_dim(1)
-                    .mean()
-                    .neg();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                slot = Some(optim.step(cfg.lr, model, grads));
-
-                let rows: Vec<f32> = logits.into_data().try_to_vec::<f32>().map_err(|e| {
-                    TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
-                })?;
+                let (model, rows) = super::on_pool(&device, || {
+                    let logits = model.forward(x);
+                    let loss = (log_softmax(logits.clone(), 1) * targets)
+                        .sum_dim(1)
+                        .mean()
+                        .neg();
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    let model = optim.step(cfg.lr, model, grads);
+                    let rows = logits.into_data().try_to_vec::<f32>().map_err(|e| {
+                        TrainError::Invalid(format!("the model's outputs are unreadable: {e:?}"))
+                    });
+                    (model, rows)
+                });
+                slot = Some(model);
+                let rows: Vec<f32> = rows?;
                 let loss_value = batch_loss(&rows, &soft_targets, classes);
                 for (j, row) in rows.chunks(classes).enumerate() {
                     let i = batch.index[j];

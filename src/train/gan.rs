@@ -11,7 +11,7 @@ use super::TrainError;
 use crate::model::gan::{Discriminator, GanConfig, Generator, Z};
 use crate::model::{seeded, Classifier};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -184,6 +184,85 @@ fn bce_with_logits(logits: Tensor<1>, target_real: bool) -> Tensor<1> {
     l.neg().mean()
 }
 
+/// One iteration: the discriminator's step, then the generator's, and both losses in one
+/// read from the device (`[d_loss, g_loss]`).
+fn step(
+    (g, d): (Generator, Discriminator),
+    (opt_g, opt_d): (&mut ModuleOptimizer, &mut ModuleOptimizer),
+    frozen: &Classifier,
+    (cfg, gamma): (&GanTrainConfig, f32),
+    real: &Dataset,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Result<(Generator, Discriminator, Vec<f32>), TrainError> {
+    let (classes, side, channels) = (
+        cfg.model.classes,
+        real.images[0].side,
+        real.images[0].channels,
+    );
+    // A batch of real images and their labels.
+    let idx: Vec<usize> = (0..cfg.batch)
+        .map(|_| rng.random_range(0..real.len()))
+        .collect();
+    let labels: Vec<usize> = idx.iter().map(|&i| real.labels[i]).collect();
+    let mut px = Vec::with_capacity(cfg.batch * channels * side * side);
+    for &i in &idx {
+        px.extend_from_slice(&real.images[i].data);
+    }
+    let real_x = Tensor::<4>::from_data(
+        TensorData::new(px, [cfg.batch, channels, side, side]),
+        device,
+    );
+    let oh = onehot(&labels, classes, device);
+
+    // Discriminator step on real and (detached) fake.
+    let fake = g
+        .forward(noise(cfg.batch, None, rng, device), oh.clone())
+        .detach();
+    // Real and fake through the discriminator as one batch: it has no batch statistics,
+    // so each logit is what a pass of its own half gives, in half the operations.
+    let b = cfg.batch;
+    let logits = d.forward(
+        Tensor::cat(vec![real_x, fake], 0),
+        Tensor::cat(vec![oh.clone(), oh.clone()], 0),
+    );
+    let d_loss = bce_with_logits(logits.clone().slice(0..b), true)
+        + bce_with_logits(logits.slice(b..2 * b), false);
+    let d_figure = d_loss.clone().detach().reshape([1]);
+    let grads = GradientsParams::from_grads(d_loss.backward(), &d);
+    let d = opt_d.step(cfg.lr, d, grads);
+
+    // Generator step: fool the discriminator; with γ > 0, also the classifier.
+    let fake = g.forward(noise(cfg.batch, None, rng, device), oh.clone());
+    // The discriminator is a fixed function in this step: a copy without gradients for
+    // its weights (they would be computed and dropped) passes the gradient to the fake.
+    // Its parameters are materialised by now (the step above used them); `no_grad` on a
+    // lazy parameter would change the shared original's flag too.
+    let judge = d.clone().no_grad();
+    let mut g_loss = bce_with_logits(judge.forward(fake.clone(), oh.clone()), true) * cfg.delta;
+    if gamma > 0.0 {
+        let labels_t = Tensor::<1, burn::tensor::Int>::from_data(
+            TensorData::new(labels.iter().map(|&l| l as i64).collect(), [cfg.batch]),
+            device,
+        );
+        let ce = log_softmax(frozen.forward(fake), 1)
+            .gather(1, labels_t.unsqueeze_dim(1))
+            .squeeze_dim::<1>(1)
+            .neg()
+            .mean();
+        g_loss = g_loss - ce * gamma;
+    }
+    let g_figure = g_loss.clone().detach().reshape([1]);
+    let grads = GradientsParams::from_grads(g_loss.backward(), &g);
+    let g = opt_g.step(cfg.lr, g, grads);
+    // Both losses in one read from the device per iteration.
+    let figures: Vec<f32> = Tensor::cat(vec![d_figure, g_figure], 0)
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Invalid(format!("the GAN's losses are unreadable: {e:?}")))?;
+    Ok((g, d, figures))
+}
+
 /// Train the GAN on `real` (images with class labels) against a frozen classifier: `frozen`
 /// (loaded on `base.autodiff()`, never stepped) gives the adversarial gradient; `classifier`
 /// (a separate copy on `base`) measures the intended-class rate.
@@ -227,68 +306,21 @@ pub fn train(
             return Err(TrainError::Cancelled);
         }
         let gamma = cfg.gamma(iter);
-        // A batch of real images and their labels.
-        let idx: Vec<usize> = (0..cfg.batch)
-            .map(|_| rng.random_range(0..real.len()))
-            .collect();
-        let labels: Vec<usize> = idx.iter().map(|&i| real.labels[i]).collect();
-        let mut px = Vec::with_capacity(cfg.batch * channels * side * side);
-        for &i in &idx {
-            px.extend_from_slice(&real.images[i].data);
-        }
-        let real_x = Tensor::<4>::from_data(
-            TensorData::new(px, [cfg.batch, channels, side, side]),
-            &device,
+        let (g, d) = (
+            generator.take().expect("generator"),
+            discriminator.take().expect("discriminator"),
         );
-        let oh = onehot(&labels, classes, &device);
-
-        // Discriminator step on real and (detached) fake.
-        let g = generator.take().expect("generator");
-        let d = discriminator.take().expect("discriminator");
-        let fake = g
-            .forward(noise(cfg.batch, None, &mut rng, &device), oh.clone())
-            .detach();
-        // Real and fake through the discriminator as one batch: it has no batch statistics,
-        // so each logit is what a pass of its own half gives, in half the operations.
-        let b = cfg.batch;
-        let logits = d.forward(
-            Tensor::cat(vec![real_x, fake], 0),
-            Tensor::cat(vec![oh.clone(), oh.clone()], 0),
-        );
-        let d_loss = bce_with_logits(logits.clone().slice(0..b), true)
-            + bce_with_logits(logits.slice(b..2 * b), false);
-        let d_figure = d_loss.clone().detach().reshape([1]);
-        let grads = GradientsParams::from_grads(d_loss.backward(), &d);
-        let d = opt_d.step(cfg.lr, d, grads);
-
-        // Generator step: fool the discriminator; with γ > 0, also the classifier.
-        let fake = g.forward(noise(cfg.batch, None, &mut rng, &device), oh.clone());
-        // The discriminator is a fixed function in this step: a copy without gradients for
-        // its weights (they would be computed and dropped) passes the gradient to the fake.
-        // Its parameters are materialised by now (the step above used them); `no_grad` on a
-        // lazy parameter would change the shared original's flag too.
-        let judge = d.clone().no_grad();
-        let mut g_loss = bce_with_logits(judge.forward(fake.clone(), oh.clone()), true) * cfg.delta;
-        if gamma > 0.0 {
-            let labels_t = Tensor::<1, burn::tensor::Int>::from_data(
-                TensorData::new(labels.iter().map(|&l| l as i64).collect(), [cfg.batch]),
+        let (g, d, figures) = super::on_pool(&device, || {
+            step(
+                (g, d),
+                (&mut opt_g, &mut opt_d),
+                &frozen,
+                (cfg, gamma),
+                real,
+                &mut rng,
                 &device,
-            );
-            let ce = log_softmax(frozen.forward(fake), 1)
-                .gather(1, labels_t.unsqueeze_dim(1))
-                .squeeze_dim::<1>(1)
-                .neg()
-                .mean();
-            g_loss = g_loss - ce * gamma;
-        }
-        let g_figure = g_loss.clone().detach().reshape([1]);
-        let grads = GradientsParams::from_grads(g_loss.backward(), &g);
-        let g = opt_g.step(cfg.lr, g, grads);
-        // Both losses in one read from the device per iteration.
-        let figures: Vec<f32> = Tensor::cat(vec![d_figure, g_figure], 0)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| TrainError::Invalid(format!("the GAN's losses are unreadable: {e:?}")))?;
+            )
+        })?;
         let (d_value, g_value) = (figures[0], figures[1]);
         generator = Some(g);
         discriminator = Some(d);
@@ -331,4 +363,66 @@ pub fn train(
         checks,
         iters_per_sec: cfg.iters as f32 / secs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::augment::Img;
+    use crate::model::ClassifierConfig;
+
+    /// Two runs from one seed draw the same images, though each iteration runs on whichever
+    /// thread of the compute pool takes it (`super::super::on_pool`).
+    #[test]
+    fn one_seed_draws_the_same_images() {
+        let device = Device::flex();
+        let mut real = Dataset::default();
+        for i in 0..40u8 {
+            let px: Vec<u8> = (0..32 * 32u32)
+                .map(|p| ((p * (i as u32 + 3)) % 251) as u8)
+                .collect();
+            let mut id = [0u8; 32];
+            id[0] = i;
+            real.push(
+                crate::store::Id(id),
+                Img::from_u8(&px, 32, 1),
+                (i % 10) as usize,
+            );
+        }
+        let run = || {
+            let ccfg = ClassifierConfig::reference(10, 1);
+            let classifier = seeded(&device, 1, || ccfg.init(&device));
+            let autodiff = device.clone().autodiff();
+            let frozen = seeded(&autodiff, 1, || ccfg.init(&autodiff));
+            let model = GanConfig {
+                width: 4,
+                ..GanConfig::new(10, 1)
+            };
+            // Two iterations at γ = 0, two with the classifier term.
+            let cfg = GanTrainConfig {
+                gamma_hold: 2,
+                gamma_ramp: 0,
+                ..GanTrainConfig::new(model, 4)
+            };
+            let never = AtomicBool::new(false);
+            let trained = train(
+                &device,
+                &cfg,
+                &real,
+                &classifier,
+                frozen,
+                &mut |_| {},
+                &never,
+            )
+            .expect("the GAN trains");
+            generate(&trained.generator, &[0, 1, 2, 3], 10, None, 3, &device)
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a.len(), 4);
+        assert!(
+            a.iter().any(|img| img.iter().any(|&v| v != a[0][0])),
+            "blank"
+        );
+        assert_eq!(a, b);
+    }
 }
