@@ -154,24 +154,33 @@ fn transformed(
 fn transform_tiles(x: &[f32], [n, c, h, w]: [usize; 4], out: &mut [MaybeUninit<f32>]) {
     let (th, tw) = (h / 2, w / 2);
     let cols = n * th * tw;
+    // The padded rows' sums, read straight from the image: the first and last column
+    // (the padding) stay zero, rows above and below the image read `blank`.
     let pw = w + 2;
-    let mut padded = vec![0.0f32; (h + 2) * pw];
+    let blank = vec![0.0f32; w];
     let mut s = vec![0.0f32; 4 * pw];
     for img in 0..n {
         for ch in 0..c {
             let plane = &x[(img * c + ch) * h * w..][..h * w];
-            for (y, row) in plane.chunks_exact(w).enumerate() {
-                padded[(y + 1) * pw + 1..][..w].copy_from_slice(row);
-            }
+            let row = |y: isize| match y {
+                0.. if (y as usize) < h => &plane[y as usize * w..][..w],
+                _ => &blank[..],
+            };
             let base = ch * cols + img * th * tw;
             for ty in 0..th {
-                let r = |i: usize| &padded[(2 * ty + i) * pw..][..pw];
-                let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
+                let top = 2 * ty as isize - 1;
+                let (r0, r1, r2, r3) = (row(top), row(top + 1), row(top + 2), row(top + 3));
                 // Bᵀ d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
                 let (s0, rest) = s.split_at_mut(pw);
                 let (s1, rest) = rest.split_at_mut(pw);
                 let (s2, s3) = rest.split_at_mut(pw);
-                for x in 0..pw {
+                let (s0, s1, s2, s3) = (
+                    &mut s0[1..=w],
+                    &mut s1[1..=w],
+                    &mut s2[1..=w],
+                    &mut s3[1..=w],
+                );
+                for x in 0..w {
                     s0[x] = r0[x] - r2[x];
                     s1[x] = r1[x] + r2[x];
                     s2[x] = r2[x] - r1[x];
@@ -179,20 +188,35 @@ fn transform_tiles(x: &[f32], [n, c, h, w]: [usize; 4], out: &mut [MaybeUninit<f
                 }
                 let at = base + ty * tw;
                 for (i, si) in s.chunks_exact(pw).enumerate() {
-                    // (Bᵀ d) B, the same on columns.
-                    let stream = |j: usize| (i * 4 + j) * c * cols + at;
-                    let (o0, o1, o2, o3) = (stream(0), stream(1), stream(2), stream(3));
+                    // (Bᵀ d) B, the same on columns: four runs of `tw` values.
+                    let [o0, o1, o2, o3] = runs(out, (i * 4) * c * cols + at, c * cols, tw);
+                    let (even, odd) = (&si[..pw], &si[1..]);
                     for tx in 0..tw {
-                        let q = &si[2 * tx..2 * tx + 4];
-                        out[o0 + tx].write(q[0] - q[2]);
-                        out[o1 + tx].write(q[1] + q[2]);
-                        out[o2 + tx].write(q[2] - q[1]);
-                        out[o3 + tx].write(q[1] - q[3]);
+                        let (q0, q1, q2, q3) =
+                            (even[2 * tx], odd[2 * tx], even[2 * tx + 2], odd[2 * tx + 2]);
+                        o0[tx].write(q0 - q2);
+                        o1[tx].write(q1 + q2);
+                        o2[tx].write(q2 - q1);
+                        o3[tx].write(q1 - q3);
                     }
                 }
             }
         }
     }
+}
+
+/// The four runs of `len` values at `start`, `start + step`, `start + 2·step` and
+/// `start + 3·step` of `out` (`step ≥ len`), apart.
+fn runs(
+    out: &mut [MaybeUninit<f32>],
+    start: usize,
+    step: usize,
+    len: usize,
+) -> [&mut [MaybeUninit<f32>]; 4] {
+    let (a, rest) = out[start..].split_at_mut(step);
+    let (b, rest) = rest.split_at_mut(step);
+    let (c, d) = rest.split_at_mut(step);
+    [&mut a[..len], &mut b[..len], &mut c[..len], &mut d[..len]]
 }
 
 /// `Aᵀ m A` for the 16 products `[o, n · tiles]`: each column's 2x2 block of outputs,
@@ -222,9 +246,9 @@ fn transform_outputs(m: &[f32], [n, o, h, w]: [usize; 4], out: &mut [MaybeUninit
                     let col = |j: usize| &q[(2 * j + i) * tw..][..tw];
                     let (c0, c1, c2, c3) = (col(0), col(1), col(2), col(3));
                     let y = &mut dst[(2 * ty + i) * w..][..w];
-                    for tx in 0..tw {
-                        y[2 * tx].write(c0[tx] + c1[tx] + c2[tx]);
-                        y[2 * tx + 1].write(c1[tx] - c2[tx] - c3[tx]);
+                    for (tx, pair) in y.chunks_exact_mut(2).enumerate() {
+                        pair[0].write(c0[tx] + c1[tx] + c2[tx]);
+                        pair[1].write(c1[tx] - c2[tx] - c3[tx]);
                     }
                 }
             }
