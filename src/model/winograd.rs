@@ -190,10 +190,9 @@ fn transform_tiles(x: &[f32], [n, c, h, w]: [usize; 4], out: &mut [MaybeUninit<f
                 for (i, si) in s.chunks_exact(pw).enumerate() {
                     // (Bᵀ d) B, the same on columns: four runs of `tw` values.
                     let [o0, o1, o2, o3] = runs(out, (i * 4) * c * cols + at, c * cols, tw);
-                    let (even, odd) = (&si[..pw], &si[1..]);
                     for tx in 0..tw {
-                        let (q0, q1, q2, q3) =
-                            (even[2 * tx], odd[2 * tx], even[2 * tx + 2], odd[2 * tx + 2]);
+                        let q = &si[2 * tx..2 * tx + 4];
+                        let (q0, q1, q2, q3) = (q[0], q[1], q[2], q[3]);
                         o0[tx].write(q0 - q2);
                         o1[tx].write(q1 + q2);
                         o2[tx].write(q2 - q1);
