@@ -280,9 +280,10 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::flex::normal;
     use super::*;
     use burn::tensor::activation::leaky_relu;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::Device;
     use std::cell::Cell;
 
     thread_local! {
@@ -299,7 +300,6 @@ mod tests {
     #[test]
     fn bias_and_slope_match_burns() {
         let device = Device::flex().autodiff();
-        device.seed(5);
         for (shape, slope) in [
             ([3, 4, 5, 6], None),
             ([3, 4, 5, 6], Some(0.2)),
@@ -307,9 +307,11 @@ mod tests {
             ([4, 1, 4, 4], None),
         ] {
             let what = format!("{shape:?} slope {slope:?}");
-            let x0 = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-            let b0 = Tensor::<1>::random([shape[1]], Distribution::Normal(0.0, 1.0), &device);
-            let upstream = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let (x0, b0, upstream) = (
+                normal(shape, 1, &device),
+                normal([shape[1]], 2, &device),
+                normal(shape, 3, &device),
+            );
             let mut runs = Vec::new();
             for mine in [false, true] {
                 let x = x0.clone().detach().require_grad();
@@ -357,9 +359,7 @@ mod tests {
     #[test]
     fn inference_adds_as_burn_does() {
         let device = Device::flex();
-        device.seed(6);
-        let x = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device);
-        let b = Tensor::<1>::random([3], Distribution::Normal(0.0, 1.0), &device);
+        let (x, b) = (normal([2, 3, 4, 4], 4, &device), normal([3], 5, &device));
         let before = CALLS.with(Cell::get);
         let mine = values(add(x.clone(), Some(b.clone()), Some(0.2)));
         assert_eq!(CALLS.with(Cell::get), before + 1);

@@ -106,3 +106,21 @@ pub(super) fn worst_relative(reference: &[f32], other: &[f32]) -> f32 {
         .map(|(r, o)| (r - o).abs() / (1.0 + r.abs()))
         .fold(0f32, f32::max)
 }
+
+/// Standard-normal values of `shape` on `device` from their own seeded generator: a test's
+/// inputs that do not depend on what other tests draw from the device's shared RNG at the
+/// same time.
+#[cfg(test)]
+pub(super) fn normal<const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    device: &Device,
+) -> burn::tensor::Tensor<D> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    burn::tensor::Tensor::from_data(TensorData::new(values, shape), device)
+}
