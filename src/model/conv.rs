@@ -1100,11 +1100,12 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::flex::normal;
     use super::super::flex::worst_relative;
     use super::*;
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
     use burn::nn::PaddingConfig2d;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::Device;
     use std::cell::Cell;
 
     thread_local! {
@@ -1135,10 +1136,9 @@ mod tests {
         what: &str,
     ) {
         let device = Device::flex().autodiff();
-        device.seed(5);
-        let x0 = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let x0 = normal(input, 5, &device);
         let y = burns(layer, x0.clone());
-        let upstream = Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let upstream = normal(y.dims(), 6, &device);
         let frozen = layer.clone().no_grad();
         for (wants, layer, x_grad, w_grad) in [
             ("both gradients", layer, true, true),
@@ -1287,7 +1287,7 @@ mod tests {
             ),
         ];
         for (layer, input, what) in convs {
-            check_conv(layer.init(&d), input, what);
+            check_conv(super::super::seeded(&d, 7, || layer.init(&d)), input, what);
         }
         let transpose = |i, o, k: usize, s: usize, p: usize| {
             ConvTranspose2dConfig::new([i, o], [k, k])
@@ -1305,7 +1305,7 @@ mod tests {
             (transpose(3, 2, 3, 2, 0), [2, 3, 3, 4], "3x3 up, unpadded"),
         ];
         for (layer, input, what) in transposed {
-            check_transpose(layer.init(&d), input, what);
+            check_transpose(super::super::seeded(&d, 8, || layer.init(&d)), input, what);
         }
     }
 

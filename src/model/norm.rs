@@ -505,9 +505,10 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::flex::normal;
     use super::*;
     use burn::nn::BatchNormConfig;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::Device;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Calls of the CPU kernel, so a test can tell the fused path ran.
@@ -534,11 +535,10 @@ mod tests {
         let what = if relu { "with ReLU" } else { "alone" };
         let device = Device::flex().autodiff();
         burn::tensor::Tensor::<1>::zeros([1], &device); // device initialised
-        device.seed(11);
         let shape = [5, 6, 7, 3];
-        let input = Tensor::<4>::random(shape, Distribution::Normal(0.3, 2.0), &device);
-        let weight = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-        let gamma = Tensor::<1>::random([6], Distribution::Normal(1.0, 0.5), &device);
+        let input = normal(shape, 11, &device) * 2.0 + 0.3;
+        let weight = normal(shape, 12, &device);
+        let gamma = normal([6], 13, &device) * 0.5 + 1.0;
         let mut runs = Vec::new();
         for fused in [false, true] {
             let bn = BatchNormConfig::new(6).init(&device);

@@ -282,9 +282,10 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::flex::normal;
     use super::*;
     use burn::nn::pool::MaxPool2dConfig;
-    use burn::tensor::{Device, Distribution, TensorData};
+    use burn::tensor::{Device, TensorData};
     use std::cell::Cell;
 
     thread_local! {
@@ -305,19 +306,22 @@ mod tests {
     #[test]
     fn pooling_and_its_gradient_match_burns() {
         let device = Device::flex().autodiff();
-        device.seed(3);
-        for (kernel, stride, pad, input) in [
+        for (case, (kernel, stride, pad, input)) in [
             (3, 2, 1, [2, 3, 9, 8]),
             (3, 2, 1, [1, 2, 16, 16]),
             (2, 2, 0, [2, 2, 6, 7]),
             (3, 1, 1, [1, 3, 5, 5]),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let seed = 10 * case as u64;
             let pool = MaxPool2dConfig::new([kernel, kernel])
                 .with_strides([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .init();
             let what = format!("{kernel}x{kernel}/{stride} pad {pad} on {input:?}");
-            let mut raw = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device)
+            let mut raw = normal(input, seed, &device)
                 .into_data()
                 .try_to_vec::<f32>()
                 .unwrap();
@@ -325,7 +329,7 @@ mod tests {
             raw[5] = f32::NAN;
             let x0 = Tensor::<4>::from_data(TensorData::new(raw, input), &device);
             let y = pool.forward(x0.clone());
-            let upstream = Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let upstream = normal(y.dims(), seed + 1, &device);
             let mut runs = Vec::new();
             for mine in [false, true] {
                 let x = x0.clone().detach().require_grad();
@@ -359,12 +363,11 @@ mod tests {
     #[test]
     fn inference_pools_as_burn_does() {
         let device = Device::flex();
-        device.seed(4);
         let pool = MaxPool2dConfig::new([3, 3])
             .with_strides([2, 2])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
             .init();
-        let x = Tensor::<4>::random([3, 4, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+        let x = normal([3, 4, 16, 16], 4, &device);
         let before = calls();
         assert_eq!(
             values(max_pool2d(&pool, x.clone())),
