@@ -347,8 +347,10 @@ impl GemmConv for Flex {
         ran_gemm();
         let (dy, weight) = (dense(output_grad), dense(weight));
         let (shape, [o, c, _, _]) = (dims(&x), dims(&weight));
-        if winograd::applies(window, [shape[2], shape[3]], [c, o]) {
-            return winograd_input_grad(&dy, &weight);
+        let [batch, _, h, w] = shape;
+        if winograd::applies(window, [h, w], [c, o]) {
+            let dx = winograd::input_grad(f32s(&dy), [batch, o, h, w], f32s(&weight), c);
+            return tensor(dx, shape.to_vec());
         }
         rows_into_windows(&dy, &weight, shape, window)
     }
@@ -404,13 +406,12 @@ impl GemmConv for Flex {
         let [_, oc, oh, ow] = dims(&output_grad);
         let [wo, wi, kh, kw] = dims(&weight);
         // A window over all of the input (or, transposed, of the output): plain products.
-        if window.covers(if kind == Kind::Conv { [h, w] } else { [oh, ow] }) {
+        // A Winograd layer's input gradient has its own kernel (`conv_input_grad`), its
+        // weight gradient is `window_product`'s: nothing to share between the two.
+        if window.covers(if kind == Kind::Conv { [h, w] } else { [oh, ow] })
+            || (kind == Kind::Conv && winograd::applies(window, [h, w], [c, oc]))
+        {
             return separate_grads::<Self>(x, weight, output_grad, window, kind);
-        }
-        if kind == Kind::Conv && winograd::applies(window, [h, w], [c, oc]) {
-            let dy = dense(output_grad);
-            let dx = winograd_input_grad(&dy, &dense(weight));
-            return (dx, Self::window_product(dy, x, window));
         }
         ran_gemm();
         let (x, weight, dy) = (dense(x), dense(weight), dense(output_grad));
@@ -467,15 +468,6 @@ impl GemmConv for Flex {
             tensor(total(sums, wo * wi * kh * kw), vec![wo, wi, kh, kw]),
         )
     }
-}
-
-/// A 3x3 stride-1 convolution's input gradient (`winograd::applies`): the output gradient
-/// convolved with the weight turned and transposed.
-fn winograd_input_grad(dy: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
-    let [batch, o, h, w] = dims(dy);
-    let c = dims(weight)[1];
-    let dx = winograd::input_grad(f32s(dy), [batch, o, h, w], f32s(weight), c);
-    tensor(dx, vec![batch, c, h, w])
 }
 
 /// Counts a call of the kernels here, for the tests to tell which path ran.
